@@ -1,0 +1,16 @@
+"""embodisim: MuJoCo + Gymnasium simulation suite for extreme environments and touch.
+
+This package is the thin front door: the ``embodisim`` command line and a few
+re-exports. Nothing inside the suite imports it.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("embodisim")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]
