@@ -1,0 +1,165 @@
+"""A headless MuJoCo renderer that is created once, reused, and closed properly.
+
+Backend selection is MuJoCo's own: the ``MUJOCO_GL`` environment variable must be
+set *before* ``import mujoco`` (MuJoCo reads it at import time). Use
+``MUJOCO_GL=osmesa`` on a CPU-only machine (software rasteriser, libosmesa6) and
+``MUJOCO_GL=egl`` on a machine with a GPU. This module never sets it: it only
+reports the backend in use and turns a failed context creation into an error that
+says what to set.
+
+Speed on a software rasteriser is dominated by the shadow map (MuJoCo's default is
+4096 x 4096, i.e. 16.7 M texels rasterised per frame for a 64 x 64 image) and by
+multisampling. :class:`HeadlessRenderer` therefore builds its GL context with a
+shadow map sized to the image (``shadow_size``, default 512) and no multisampling,
+without changing the caller's model: the two ``model.vis.quality`` values are set
+only while the context is created and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+import mujoco
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["HeadlessRenderer", "gl_backend"]
+
+
+def gl_backend() -> str:
+    """Return the OpenGL backend MuJoCo uses in this process.
+
+    Returns:
+        The lower-cased value of ``MUJOCO_GL`` (``"osmesa"``, ``"egl"``, ``"glfw"``...),
+        or ``"glfw"`` when it is unset (MuJoCo's default on Linux).
+    """
+    return os.environ.get("MUJOCO_GL", "").strip().lower() or "glfw"
+
+
+class HeadlessRenderer:
+    """Own one ``mujoco.Renderer`` at a fixed size, render RGB frames, close cleanly.
+
+    Use it as a context manager or call :meth:`close`; closing twice is harmless.
+
+    Args:
+        model: Compiled model; its offscreen buffer must be at least ``width`` x
+            ``height`` (``model.vis.global_.offwidth/offheight``, default 640 x 480).
+        width: Image width [px].
+        height: Image height [px].
+        shadows: Render shadows cast by lights with ``castshadow``.
+        shadow_size: Side of the shadow map [texels] used for this context.
+            ``None`` keeps the model's value.
+        offsamples: Multisample count for this context (0 = off). ``None`` keeps the
+            model's value.
+        max_geom: Capacity of the abstract scene.
+
+    Raises:
+        ValueError: On a non-positive size or one larger than the offscreen buffer.
+        RuntimeError: If no GL context can be created (with the remedy).
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        width: int,
+        height: int,
+        *,
+        shadows: bool = True,
+        shadow_size: int | None = 512,
+        offsamples: int | None = 0,
+        max_geom: int = 2000,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(
+                f"HeadlessRenderer size = {width} x {height} px must be positive; "
+                "pass the camera image width and height in pixels."
+            )
+        if shadow_size is not None and shadow_size < 16:
+            raise ValueError(
+                f"HeadlessRenderer.shadow_size = {shadow_size} is below 16 texels; "
+                "use >= 8 x the image side (e.g. 512 for 64 x 64) or None for the model's."
+            )
+        self._renderer: mujoco.Renderer | None = None
+        self._model = model
+        self.width = int(width)
+        self.height = int(height)
+        saved = (model.vis.quality.shadowsize, model.vis.quality.offsamples)
+        try:
+            if shadow_size is not None:
+                model.vis.quality.shadowsize = int(shadow_size)
+            if offsamples is not None:
+                model.vis.quality.offsamples = int(offsamples)
+            try:
+                self._renderer = mujoco.Renderer(model, self.height, self.width, max_geom=max_geom)
+            except ValueError:
+                raise
+            except Exception as err:  # GL/driver errors come in several exception types
+                raise RuntimeError(
+                    f"could not create a MuJoCo GL context with MUJOCO_GL={gl_backend()!r}: "
+                    f"{err}. Set MUJOCO_GL=osmesa (CPU, needs libosmesa6) or MUJOCO_GL=egl "
+                    "(GPU) in the environment before Python imports mujoco."
+                ) from err
+        finally:
+            model.vis.quality.shadowsize, model.vis.quality.offsamples = saved
+        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
+        self._rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._renderer is None
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The model this renderer draws."""
+        return self._model
+
+    def render_rgb(
+        self,
+        data: mujoco.MjData,
+        camera: int | str,
+        *,
+        out: NDArray[np.uint8] | None = None,
+    ) -> NDArray[np.uint8]:
+        """Render the scene seen by ``camera`` as an ``(height, width, 3)`` uint8 image.
+
+        Args:
+            data: State to draw; its kinematics (``xpos``, ``xmat``, camera and light
+                poses) must be current, e.g. after ``mj_forward`` or ``mj_step``.
+            camera: Camera name or id.
+            out: Optional destination; by default an internal buffer is reused, so copy
+                the result if you keep it past the next call.
+
+        Returns:
+            The rendered image (``out`` or the internal buffer).
+
+        Raises:
+            RuntimeError: If the renderer was closed.
+        """
+        if self._renderer is None:
+            raise RuntimeError("HeadlessRenderer.render_rgb called after close(); make a new one.")
+        self._renderer.update_scene(data, camera)
+        buf = self._rgb if out is None else out
+        self._renderer.render(out=buf)
+        return buf
+
+    def close(self) -> None:
+        """Free the GL context; safe to call more than once."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __enter__(self) -> HeadlessRenderer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
