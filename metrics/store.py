@@ -17,14 +17,14 @@ import csv
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple, TextIO
+from typing import NamedTuple
+
+from metrics._atomic import atomic_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
@@ -243,27 +243,10 @@ class ResultsStore:
             The written path.
         """
         dest = Path(path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with _atomic_text(dest) as fh:
+        with atomic_text(dest) as fh:
             writer = csv.DictWriter(fh, fieldnames=list(COLUMNS))
             writer.writeheader()
             for rec in self._iter_rows(suite):
                 row = rec.to_row()
                 writer.writerow({c: "" if row[c] is None else row[c] for c in COLUMNS})
         return dest
-
-
-@contextmanager
-def _atomic_text(dest: Path) -> Iterator[TextIO]:
-    """Open a temp file next to ``dest``; rename it over ``dest`` on success."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from metrics.indicators import Measurement
+from metrics.report import (
+    measurements_from_rows,
+    scores_for_rows,
+    summarize_rows,
+    task_base_name,
+    write_report,
+)
+from metrics.stats import wilson_interval
+from metrics.store import EpisodeRecord, ResultsStore
+
+
+def _rec(task: str, cond: str, i: int, success: bool, variant: str = "", **metrics: float):
+    return EpisodeRecord(
+        run_id="r",
+        suite="s",
+        task_id=task,
+        condition=cond,
+        scenario_seed=i,
+        episode_seed=i,
+        policy="scripted",
+        success=success,
+        metrics=metrics,
+        sim_error=None,
+        wall_time_s=0.01,
+        embodisim_version="0.1.0",
+        mujoco_version="4.0.0",
+        variant=variant,
+    )
+
+
+ROVER = "embodisim/RoverTraverse-v0"
+DOOR = "embodisim/DoorOpen-v0"
+
+
+def _rows() -> list[EpisodeRecord]:
+    rows = []
+    # Rover: 19/20 successes over 2 conditions; perception accuracy per episode.
+    for i in range(20):
+        rows.append(
+            _rec(
+                ROVER,
+                "lunar-night" if i % 2 else "mars-day",
+                i,
+                i != 3,
+                perception_accuracy=0.8 + 0.01 * (i % 10),
+            )
+        )
+    # Door: 9/10 default, plus an ablation (no-touch) that fails a lot and must not count.
+    for i in range(10):
+        rows.append(_rec(DOOR, "lab", i, i != 0, marker_max_rel_error=0.1 + 0.01 * i))
+        rows.append(_rec(DOOR, "lab", i, i < 3, variant="no-touch"))
+    return rows
+
+
+def test_task_base_name():
+    assert task_base_name("embodisim/DoorOpen-v0") == "DoorOpen"
+    assert task_base_name("_toyenv:ToyFall-v12") == "ToyFall"
+    assert task_base_name("Plain") == "Plain"
+
+
+def test_measurements_from_rows():
+    m = measurements_from_rows(_rows())
+    ts = m["task-success"]
+    assert ts is not None and ts.value == pytest.approx(19 / 20) and ts.n == 20
+    assert (ts.low, ts.high) == wilson_interval(19, 20)
+    tac = m["tactile-success"]
+    assert tac is not None and tac.value == pytest.approx(0.9) and tac.n == 10  # ablation out
+    per = m["perception"]
+    assert per is not None and per.value == pytest.approx(0.845) and per.n == 20
+    assert per.low < 0.845 < per.high
+    assert m["marker-error"] is not None and m["marker-error"].value == pytest.approx(0.19)
+    assert m["conditions"] is not None and m["conditions"].value == 3
+    assert m["sim2real-loss"] is None and m["scene-library"] is None
+    assert m["training-speed"] is None
+
+
+def test_scores_and_extras():
+    scores = {
+        s.indicator.id: s
+        for s in scores_for_rows(_rows(), {"scene-library": Measurement(12_000, source="library")})
+    }
+    assert scores["task-success"].status == "pass"
+    assert scores["task-success"].interval_clears is False  # 19/20: Wilson low 0.76
+    assert scores["perception"].status == "fail"  # 0.845 < 0.85
+    assert scores["conditions"].status == "fail"  # 3 < 10
+    assert scores["scene-library"].status == "pass"
+    assert scores["training-speed"].status == "not measured"
+
+
+def test_summarize_rows():
+    groups = summarize_rows(_rows())
+    assert [(g.task, g.condition, g.variant, g.episodes) for g in groups] == [
+        (ROVER, "mars-day", "", 10),
+        (ROVER, "lunar-night", "", 10),
+        (DOOR, "lab", "", 10),
+        (DOOR, "lab", "no-touch", 10),
+    ]
+    assert groups[3].success_rate == pytest.approx(0.3)
+    assert groups[0].metrics["perception_accuracy"] == pytest.approx(0.84)
+
+
+def test_write_report(tmp_path: Path):
+    db = tmp_path / "r.sqlite"
+    with ResultsStore(db) as store:
+        for r in _rows():
+            store.insert(r)
+    paths = write_report(db, tmp_path / "out")
+    md = paths.markdown.read_text()
+    assert "| task-success | 1.4 indicators | 95.0 % |" in md
+    assert "not measured" in md and "**FAIL**" in md
+    page = paths.html.read_text()
+    for p in paths.plots:
+        assert p.parent == paths.html.parent
+        assert f'src="{p.name}"' in page
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.size[0] > 100
+    assert {p.name for p in paths.plots} == {"success_per_condition.png", "success_per_task.png"}
+    with pytest.raises(FileNotFoundError, match="evaluate"):
+        write_report(tmp_path / "missing.sqlite", tmp_path / "o2")
