@@ -1,0 +1,391 @@
+"""build(spec) -> mujoco.MjSpec: a pure function from a ScenarioSpec to a MuJoCo scene.
+
+The build step makes the structure (terrain, rocks, lights, robot, goal); it is
+a pure function of the spec: every random draw comes from a generator seeded
+by ``spec.seed``. Per-episode state (noise, perturbations) is the task's job.
+
+Lighting convention (radiometric, see ``sims.camera``): MuJoCo light colours
+are irradiances divided by ``Scene.light_ref`` [W/m^2], so a Lambertian
+surface of albedo ``rho`` lit at normal incidence by the reference irradiance
+renders as ``rho``. The camera multiplies back by ``light_ref``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from scenes import rocks as rocklib
+from scenes import terrain as terr
+from scenes.spec import ScenarioSpec, light_level
+from sims.rover import RoverParams, add_rover
+
+TIMESTEP = 0.005  # [s] physics step; contact-rich wheel/terrain dynamics stay stable at 5 ms
+
+# Normal albedo of the regolith, used as the terrain colour:
+# Moon ~0.12 (mean visible albedo, Lunar Sourcebook ch. 10 / NASA Moon Fact Sheet
+# geometric albedo 0.12); Mars ~0.25 (NASA Mars Fact Sheet geometric albedo 0.17
+# bolometric, brighter and redder in the visible; assumed 0.25 red / 0.15 green / 0.1 blue).
+ALBEDO_RGB = {
+    "moon": (0.12, 0.12, 0.12),
+    "mars": (0.28, 0.16, 0.10),
+    "earth": (0.35, 0.30, 0.22),  # dry sand, assumed
+    "ceres": (0.09, 0.09, 0.09),  # Ceres geometric albedo 0.09 (Li et al. 2016, ApJL 817)
+    "eros": (0.25, 0.25, 0.23),  # 433 Eros geometric albedo 0.25 (JPL SBDB)
+    "orbit": (0.6, 0.6, 0.6),  # painted module interior, assumed
+}
+# Rock shapes come from a fixed library of unit-diameter convex prototypes (drawn once
+# per process from a fixed seed), scaled to each rock's diameter and yawed at random:
+# the same approach as rock libraries in planetary terrain generators, and ~50x faster
+# than hulling a new point cloud per rock.
+N_ROCK_PROTOTYPES = 32
+ROCK_PROTOTYPE_SEED = 20_241_129
+SPAWN_GAP = 0.002  # [m] wheels start this far above the ground (short fall at milli-g)
+ROCK_CLEARANCE = 1.2  # [m] keep rocks this far (edge to point) from the start and the goal
+GOAL_BEACON_HEIGHT = 0.8  # [m] visible goal marker (no collision)
+# Horizontal extinction from dust: k = tau / H with the Mars dust scale height
+# H ~ 11 km (Kahre et al. 2017, in The Atmosphere and Climate of Mars, ch. 10);
+# visibility ~ 3.9 / k (Koschmieder).
+DUST_SCALE_HEIGHT = 11_000.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The result of a build: the MjSpec plus derived data the tasks need."""
+
+    mjspec: mujoco.MjSpec  # the model, ready to compile
+    spec: ScenarioSpec  # what it was built from
+    heights: np.ndarray | None  # (nrow, ncol) terrain heights [m], None without terrain
+    light_ref: float  # [W/m^2] irradiance represented by light colour 1.0
+    n_craters: int  # craters carved into the terrain
+    n_rocks: int  # rocks placed
+    rocks_dropped: int  # rocks removed to keep start and goal clear
+    rover_params: RoverParams | None = None  # rover constants, when a rover is present
+    rock_radii: tuple[float, ...] = field(default=())  # bounding radii of the rocks [m]
+    rock_xy: tuple[tuple[float, float], ...] = field(default=())  # rock centres [m]
+
+    def surface_z(self, x: float, y: float) -> float:
+        """Terrain height at (x, y) [m] (0 without terrain)."""
+        if self.heights is None:
+            return 0.0
+        t = self.spec.terrain
+        return float(
+            terr.surface_height(self.heights, t.size_x, t.size_y, np.array([x]), np.array([y]))[0]
+        )
+
+
+def sun_direction(elevation_deg: float, azimuth_deg: float) -> np.ndarray:
+    """Unit vector from the scene toward the sun (world frame, z up)."""
+    el, az = math.radians(elevation_deg), math.radians(azimuth_deg)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+
+
+def _direct_irradiance(spec: ScenarioSpec) -> float:
+    """Sun irradiance normal to the beam at the surface after dust extinction [W/m^2]."""
+    lt = spec.lighting
+    if lt.sun_elevation_deg <= 0.0:
+        return 0.0
+    slant = 1.0 / max(math.sin(math.radians(lt.sun_elevation_deg)), 1e-3)
+    return lt.solar_irradiance * math.exp(-spec.atmosphere.dust_optical_depth * slant)
+
+
+def light_reference(spec: ScenarioSpec) -> float:
+    """Irradiance mapped to light colour 1.0: the brightest source in the scene [W/m^2]."""
+    head_at_2m = spec.lighting.headlight_intensity / 4.0  # E = I / r^2 at 2 m
+    return max(_direct_irradiance(spec), spec.lighting.ambient_irradiance, head_at_2m, 1e-6)
+
+
+def build_scene(spec: ScenarioSpec) -> Scene:
+    """Build the full scene (MjSpec plus derived data) from a spec."""
+    rng = np.random.default_rng(spec.seed)
+    ms = mujoco.MjSpec()
+    ms.modelname = f"embodisim_{spec.condition.replace('-', '_')}"
+    ms.option.timestep = TIMESTEP
+    ms.option.gravity = list(spec.body.gravity)
+    ms.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    ms.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    ms.visual.headlight.active = 0  # all light is modelled explicitly
+    ms.visual.quality.shadowsize = 2048
+    ms.visual.map.znear = 0.01
+    ms.stat.extent = max(spec.terrain.size_x, spec.terrain.size_y) if spec.terrain.enabled else 4.0
+    ms.stat.center = [0.0, 0.0, 0.0]
+
+    light_ref = light_reference(spec)
+    _add_lights(ms, spec, light_ref)
+    _add_fog(ms, spec)
+
+    albedo = ALBEDO_RGB[spec.body.name]
+    mat = ms.add_material(
+        name="regolith", rgba=[*albedo, 1.0], specular=0.0, shininess=0.0, reflectance=0.0
+    )
+    del mat
+    mu = spec.regolith.friction
+    heights = None
+    n_craters = n_rocks = dropped = 0
+    radii: list[float] = []
+    centres: list[tuple[float, float]] = []
+    rover_params = None
+    if spec.terrain.enabled:
+        heights, n_craters = _terrain_heights(spec, rng)
+        _add_terrain(ms, spec, heights, mu)
+        n_rocks, dropped, radii, centres = _add_rocks(ms, spec, heights, rng, mu)
+    else:
+        _add_workspace(ms, spec)
+    scene_tmp = Scene(ms, spec, heights, light_ref, n_craters, n_rocks, dropped)
+    gz = scene_tmp.surface_z(spec.goal.x, spec.goal.y)
+    ms.worldbody.add_site(
+        name="goal",
+        pos=[spec.goal.x, spec.goal.y, gz + GOAL_BEACON_HEIGHT / 2],
+        type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+        size=[0.05, GOAL_BEACON_HEIGHT / 2, 0],
+        rgba=[1.0, 0.45, 0.0, 1.0],
+    )
+    ms.worldbody.add_geom(
+        name="goal_beacon",
+        type=mujoco.mjtGeom.mjGEOM_SPHERE,
+        size=[0.12, 0, 0],
+        pos=[spec.goal.x, spec.goal.y, gz + GOAL_BEACON_HEIGHT],
+        contype=0,
+        conaffinity=0,
+        rgba=[1.0, 0.45, 0.0, 1.0],
+        group=1,
+    )
+    if spec.robot.kind == "rover":
+        rover_params = RoverParams(max_wheel_speed=spec.robot.max_wheel_speed)
+        z = _rover_spawn_z(scene_tmp, rover_params)
+        add_rover(
+            ms,
+            (spec.robot.x, spec.robot.y, z),
+            math.radians(spec.robot.yaw_deg),
+            rover_params,
+            friction=mu,
+            headlight_intensity=spec.lighting.headlight_intensity,
+            light_scale=light_ref,
+            camera_fovy=spec.camera.fovy_deg,
+        )
+    ms.worldbody.add_camera(
+        name="overview",
+        pos=[0.0, -0.9 * ms.stat.extent, 0.6 * ms.stat.extent],
+        xyaxes=[1, 0, 0, 0, 0.55, 0.83],
+        fovy=50.0,
+    )
+    return Scene(
+        ms,
+        spec,
+        heights,
+        light_ref,
+        n_craters,
+        n_rocks,
+        dropped,
+        rover_params,
+        tuple(radii),
+        tuple(centres),
+    )
+
+
+def build(spec: ScenarioSpec) -> mujoco.MjSpec:
+    """Build the MuJoCo scene of ``spec`` (a pure function of the spec)."""
+    return build_scene(spec).mjspec
+
+
+def _add_lights(ms: mujoco.MjSpec, spec: ScenarioSpec, light_ref: float) -> None:
+    lt = spec.lighting
+    sun = _direct_irradiance(spec) / light_ref
+    to_sun = sun_direction(max(lt.sun_elevation_deg, 0.0), lt.sun_azimuth_deg)
+    ambient = lt.ambient_irradiance / light_ref
+    ms.worldbody.add_light(
+        name="sun",
+        type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
+        dir=(-to_sun).tolist(),
+        pos=(to_sun * 30.0).tolist(),
+        diffuse=[sun, sun, sun],
+        specular=[0, 0, 0],
+        ambient=[ambient, ambient, ambient],
+        castshadow=sun > 0.0,
+        active=True,
+    )
+
+
+def _add_fog(ms: mujoco.MjSpec, spec: ScenarioSpec) -> None:
+    tau = spec.atmosphere.dust_optical_depth
+    if tau <= 0.0:
+        ms.visual.map.fogstart = 1e6
+        ms.visual.map.fogend = 1e6
+        return
+    visibility = 3.9 * DUST_SCALE_HEIGHT / tau  # [m], Koschmieder
+    extent = float(ms.stat.extent)
+    ms.visual.map.fogstart = 0.0
+    ms.visual.map.fogend = visibility / extent  # MuJoCo expresses fog distances in extents
+    ms.visual.rgba.fog = [0.55, 0.42, 0.32, 1.0]  # Martian dust colour, assumed
+
+
+def _terrain_heights(spec: ScenarioSpec, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    t = spec.terrain
+    craters = terr.Craters.empty()
+    if t.craters is not None:
+        c = t.craters
+        craters = terr.sample_craters(
+            t.size_x,
+            t.size_y,
+            c.density_coeff,
+            c.exponent,
+            c.d_min,
+            c.d_max,
+            (c.depth_ratio_min, c.depth_ratio_max),
+            rng,
+        )
+    hf = terr.heightfield(
+        t.size_x,
+        t.size_y,
+        t.nrow,
+        t.ncol,
+        craters,
+        t.roughness_rms,
+        t.hurst,
+        t.slope_deg,
+        t.slope_azimuth_deg,
+        rng,
+    )
+    return hf, len(craters)
+
+
+def _add_terrain(ms: mujoco.MjSpec, spec: ScenarioSpec, hf: np.ndarray, mu: float) -> None:
+    t = spec.terrain
+    data, z_range, z_min = terr.normalize_for_mujoco(hf)
+    base = 0.5  # [m] thickness of the slab under the lowest point
+    ms.add_hfield(
+        name="terrain",
+        nrow=t.nrow,
+        ncol=t.ncol,
+        size=[t.size_x / 2, t.size_y / 2, z_range, base],
+        userdata=data.astype(np.float32).ravel().tolist(),
+    )
+    ms.worldbody.add_geom(
+        name="terrain",
+        type=mujoco.mjtGeom.mjGEOM_HFIELD,
+        hfieldname="terrain",
+        pos=[0.0, 0.0, z_min],
+        material="regolith",
+        friction=[mu, 0.005, 0.0001],
+        condim=3,
+    )
+
+
+def _add_workspace(ms: mujoco.MjSpec, spec: ScenarioSpec) -> None:
+    """Free-floating workspace: a module wall as visual backdrop and a capture volume."""
+    ms.worldbody.add_geom(
+        name="module_wall",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=[3.0, 0.05, 2.0],
+        pos=[0.0, 3.0, 0.0],
+        material="regolith",
+        friction=[spec.regolith.friction, 0.005, 1e-4],
+    )
+
+
+def _add_rocks(
+    ms: mujoco.MjSpec,
+    spec: ScenarioSpec,
+    hf: np.ndarray,
+    rng: np.random.Generator,
+    mu: float,
+) -> tuple[int, int, list[float], list[tuple[float, float]]]:
+    t = spec.terrain
+    if t.rocks is None or t.rocks.abundance_k <= 0.0:
+        return 0, 0, [], []
+    r = t.rocks
+    margin = 0.5
+    rocks = rocklib.sample_rocks(
+        t.size_x - 2 * margin, t.size_y - 2 * margin, r.abundance_k, r.d_min, r.d_max, rng
+    )
+    order = np.argsort(-rocks.diameter, kind="stable")[: r.max_count]
+    keep_pts = np.array([[spec.robot.x, spec.robot.y], [spec.goal.x, spec.goal.y]])
+    n = dropped = 0
+    radii: list[float] = []
+    centres: list[tuple[float, float]] = []
+    albedo = ALBEDO_RGB[spec.body.name]
+    rock_rgb = [min(1.0, a * 1.3) for a in albedo]  # rocks slightly brighter than fines, assumed
+    for idx in order:
+        x, y, d = float(rocks.x[idx]), float(rocks.y[idx]), float(rocks.diameter[idx])
+        proto_verts, faces = _rock_prototypes()[int(rng.integers(N_ROCK_PROTOTYPES))]
+        yaw = float(rng.uniform(0.0, 2.0 * math.pi))
+        rot = np.array(
+            [
+                [math.cos(yaw), -math.sin(yaw), 0.0],
+                [math.sin(yaw), math.cos(yaw), 0.0],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        verts = d * proto_verts @ rot.T
+        bound = float(np.max(np.linalg.norm(verts[:, :2], axis=1)))
+        if np.min(np.linalg.norm(keep_pts - [x, y], axis=1)) < bound + ROCK_CLEARANCE:
+            dropped += 1
+            continue
+        z_extent = float(verts[:, 2].max() - verts[:, 2].min())
+        zs = terr.surface_height(hf, t.size_x, t.size_y, np.array([x]), np.array([y]))[0]
+        # bury the lower third of the rock, as partly embedded boulders are (assumed)
+        z = float(zs) - float(verts[:, 2].min()) - z_extent / 3.0
+        name = f"rock_{n}"
+        ms.add_mesh(name=name, uservert=verts.ravel().tolist(), userface=faces.ravel().tolist())
+        ms.worldbody.add_geom(
+            name=name,
+            type=mujoco.mjtGeom.mjGEOM_MESH,
+            meshname=name,
+            pos=[x, y, z],
+            rgba=[*rock_rgb, 1.0],
+            friction=[mu, 0.005, 0.0001],
+            condim=3,
+        )
+        radii.append(bound)
+        centres.append((x, y))
+        n += 1
+    return n, dropped, radii, centres
+
+
+@functools.cache
+def _rock_prototypes() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Unit-diameter rock shapes (vertices, faces), generated once from a fixed seed."""
+    rng = np.random.default_rng(ROCK_PROTOTYPE_SEED)
+    out = []
+    for _ in range(N_ROCK_PROTOTYPES):
+        mesh = rocklib.rock_mesh(1.0, rng)
+        out.append(
+            (np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int32))
+        )
+    return tuple(out)
+
+
+def _rover_spawn_z(scene: Scene, p: RoverParams) -> float:
+    """Chassis height so that the lowest wheel just touches the terrain under it."""
+    s = scene.spec
+    yaw = math.radians(s.robot.yaw_deg)
+    c, sn = math.cos(yaw), math.sin(yaw)
+    top = -math.inf
+    for dx in (-p.wheelbase_half, p.wheelbase_half):
+        for dy in (-p.track_half, p.track_half):
+            wx, wy = s.robot.x + c * dx - sn * dy, s.robot.y + sn * dx + c * dy
+            top = max(top, scene.surface_z(wx, wy))
+    return top + p.rest_height + SPAWN_GAP
+
+
+def describe(scene: Scene) -> dict[str, float | int | str]:
+    """Summary numbers of a built scene (for listings and the library index)."""
+    s = scene.spec
+    out: dict[str, float | int | str] = {
+        "condition": s.condition,
+        "body": s.body.name,
+        "gravity": float(np.linalg.norm(s.body.gravity)),
+        "sun_elevation": s.lighting.sun_elevation_deg,
+        "light_level": light_level(s),
+        "dust_optical_depth": s.atmosphere.dust_optical_depth,
+        "n_craters": scene.n_craters,
+        "n_rocks": scene.n_rocks,
+    }
+    if scene.heights is not None:
+        t = s.terrain
+        out["max_slope_deg"] = float(terr.max_slope_deg(scene.heights, t.size_x, t.size_y))
+    return out

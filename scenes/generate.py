@@ -1,0 +1,51 @@
+"""Draw valid scenes: sample from a condition, build, settle-check, resample if invalid.
+
+Scene ``seed`` of a condition is a deterministic function of (condition, seed):
+attempt ``k`` draws from ``numpy.random.default_rng([seed, k])`` and the first
+attempt that passes the settle check is kept. Rejected attempts are returned
+with their reasons, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenes.conditions import get_condition
+from scenes.settle import SettleReport, settle_check
+from scenes.spec import ScenarioSpec
+
+MAX_ATTEMPTS = 25
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A valid scene and how it was found."""
+
+    spec: ScenarioSpec  # the kept scene
+    report: SettleReport  # its (passing) settle report
+    attempt: int  # index of the kept attempt
+    rejected: tuple[tuple[int, tuple[str, ...]], ...] = field(default=())  # (attempt, reasons)
+
+
+class GenerationError(RuntimeError):
+    """No valid scene within the attempt budget."""
+
+
+def generate(condition: str, seed: int, max_attempts: int = MAX_ATTEMPTS) -> Generated:
+    """First valid scene of ``condition`` for ``seed`` (see module docstring)."""
+    cond = get_condition(condition)
+    if seed < 0:
+        raise ValueError(f"seed: got {seed}; accepted: an integer >= 0")
+    rejected: list[tuple[int, tuple[str, ...]]] = []
+    for k in range(max_attempts):
+        spec = cond.sample(np.random.default_rng([seed, k]))
+        report = settle_check(spec)
+        if report.valid:
+            return Generated(spec, report, k, tuple(rejected))
+        rejected.append((k, report.reasons))
+    raise GenerationError(
+        f"condition {condition!r} seed {seed}: no valid scene in {max_attempts} attempts; "
+        f"last reasons: {list(rejected[-1][1])}"
+    )

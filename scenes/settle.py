@@ -1,0 +1,147 @@
+"""Settle check: a scene must compile, settle stably, not interpenetrate, and keep its
+robot and goal where they should be.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import mujoco
+import numpy as np
+
+from scenes import terrain as terr
+from scenes.build import Scene, build_scene
+from scenes.spec import ScenarioSpec
+from sims import world
+
+PENETRATION_TOL = 0.02  # [m] deepest contact allowed after settling
+DRIFT_TOL = 0.25  # [m] horizontal drift of the resting rover allowed during settling
+TILT_TOL_DEG = 35.0  # [deg] the rover must rest upright
+GOAL_SLOPE_TOL_DEG = 30.0  # [deg] a goal on steeper ground is unreachable for the rover
+MIN_SETTLE_S = 1.0  # [s]
+# Below this gravity the rover's rocking time scale sqrt(L/g) exceeds seconds (8 s at
+# Eros' 4 mm/s^2), so "all wheels down" cannot be reached in a short settle; there we
+# require instead that the rover has not hopped away (wheels within HOP_TOL of ground).
+MILLI_G = 0.05  # [m/s^2]
+HOP_TOL = 0.03  # [m]
+MAX_SETTLE_S = 4.0  # [s]
+
+
+@dataclass(frozen=True)
+class SettleReport:
+    """Outcome of :func:`settle_check`; ``valid`` is the conjunction of the checks."""
+
+    valid: bool
+    reasons: tuple[str, ...] = field(default=())  # why it is invalid (empty when valid)
+    settle_time_s: float = 0.0
+    max_penetration_m: float = 0.0
+    rover_drift_m: float = 0.0
+    rover_tilt_deg: float = 0.0
+    n_contacts: int = 0
+    summary: dict[str, float | int | str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+
+def settle_time(spec: ScenarioSpec) -> float:
+    """Time to simulate: long enough to fall the spawn gap twice under this gravity."""
+    from scenes.build import SPAWN_GAP
+
+    g = float(np.linalg.norm(spec.body.gravity))
+    if g <= 0.0:
+        return MIN_SETTLE_S
+    return float(min(MAX_SETTLE_S, max(MIN_SETTLE_S, 2.0 * math.sqrt(2 * SPAWN_GAP / g))))
+
+
+def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport:
+    """Build, compile and simulate the scene at rest; report what is wrong with it."""
+    from scenes.build import describe
+
+    reasons: list[str] = []
+    try:
+        scene = scene or build_scene(spec)
+        model = world.compile_spec(scene.mjspec)
+    except ValueError as exc:
+        return SettleReport(valid=False, reasons=(f"compile: {exc}",))
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    t_settle = settle_time(spec)
+    nstep = int(round(t_settle / model.opt.timestep))
+    try:
+        world.step(model, data, nstep)
+    except world.SimulationError as exc:
+        return SettleReport(valid=False, reasons=(f"unstable: {exc}",), settle_time_s=t_settle)
+    depth = 0.0
+    if data.ncon:
+        depth = float(max(0.0, -float(np.min(data.contact.dist[: data.ncon]))))
+    if depth > PENETRATION_TOL:
+        reasons.append(f"interpenetration: deepest contact {depth:.3f} m > {PENETRATION_TOL} m")
+    drift = tilt = 0.0
+    if spec.robot.kind == "rover":
+        bid = model.body("rover").id
+        pos = data.xpos[bid]
+        drift = float(math.hypot(pos[0] - spec.robot.x, pos[1] - spec.robot.y))
+        zaxis = data.xmat[bid].reshape(3, 3)[:, 2]
+        tilt = float(math.degrees(math.acos(float(np.clip(zaxis[2], -1.0, 1.0)))))
+        if drift > DRIFT_TOL:
+            reasons.append(f"rover drifted {drift:.2f} m while settling (> {DRIFT_TOL} m)")
+        if tilt > TILT_TOL_DEG:
+            reasons.append(f"rover tilt {tilt:.1f} deg after settling (> {TILT_TOL_DEG} deg)")
+        g = float(np.linalg.norm(spec.body.gravity))
+        if g >= MILLI_G:
+            wheels_touch = _wheels_in_contact(model, data)
+            if wheels_touch < 3:
+                reasons.append(f"only {wheels_touch} of 4 wheels touch the ground after settling")
+        else:
+            hop = _lowest_wheel_clearance(model, data, scene)
+            if hop > HOP_TOL:
+                reasons.append(
+                    f"rover hopped: lowest wheel {hop:.3f} m above ground (> {HOP_TOL} m)"
+                )
+    if scene.heights is not None:
+        t = spec.terrain
+        gslope = terr.max_slope_deg(
+            scene.heights,
+            t.size_x,
+            t.size_y,
+            center=(spec.goal.x, spec.goal.y),
+            radius=spec.goal.radius,
+        )
+        if gslope > GOAL_SLOPE_TOL_DEG:
+            reasons.append(f"goal region slope {gslope:.1f} deg > {GOAL_SLOPE_TOL_DEG} deg")
+    return SettleReport(
+        valid=not reasons,
+        reasons=tuple(reasons),
+        settle_time_s=t_settle,
+        max_penetration_m=depth,
+        rover_drift_m=drift,
+        rover_tilt_deg=tilt,
+        n_contacts=int(data.ncon),
+        summary=describe(scene),
+    )
+
+
+def _lowest_wheel_clearance(model: mujoco.MjModel, data: mujoco.MjData, scene: Scene) -> float:
+    """Smallest gap between a wheel's bottom and the terrain under it [m]."""
+    p = scene.rover_params
+    assert p is not None
+    gaps = []
+    for w in ("fl", "fr", "rl", "rr"):
+        x, y, z = data.geom_xpos[model.geom(f"rover_wheel_{w}").id]
+        gaps.append(z - p.wheel_radius - scene.surface_z(float(x), float(y)))
+    return float(min(gaps))
+
+
+def _wheels_in_contact(model: mujoco.MjModel, data: mujoco.MjData) -> int:
+    wheel_ids = {model.geom(f"rover_wheel_{w}").id for w in ("fl", "fr", "rl", "rr")}
+    touching = set()
+    for c in data.contact[: data.ncon]:
+        for g in (int(c.geom1), int(c.geom2)):
+            if g in wheel_ids:
+                touching.add(g)
+    return len(touching)
