@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 
 from scenes import rocks as R
 from scenes import terrain as T
@@ -223,6 +223,21 @@ def test_rock_counts_and_area_follow_golombek_rapp(k: float) -> None:
         assert abs(frac - f_exp) < 4 * np.sqrt(var), (d0, frac, f_exp)
     inside = np.concatenate([np.abs(r.x) for r in sets] + [np.abs(r.y) for r in sets])
     assert inside.max() <= size / 2
+
+
+def test_rock_diameters_follow_closed_form_cdf() -> None:
+    # Kolmogorov-Smirnov test of the tabulated inverse CDF against 1 - N(>=D)/N(>=d_min).
+    k, d_min, d_max = R.K_VIKING_2, 0.03, 2.0
+    d = np.concatenate([R.sample_rocks(30, 30, k, d_min, d_max,
+                                       np.random.default_rng(50 + s)).diameter
+                        for s in range(10)])
+    n0 = float(R.cumulative_number_density(d_min, k, d_max=d_max))
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return 1.0 - R.cumulative_number_density(np.clip(x, d_min, d_max), k, d_max) / n0
+
+    assert d.size > 100000  # KS resolves CDF errors of ~0.6 %
+    assert stats.kstest(d, cdf).pvalue > 1e-3
 
 
 def _min_rect_mean_side(xy: np.ndarray) -> float:
