@@ -17,6 +17,7 @@ from collections.abc import Sequence
 # One entry per command module; order is the order in ``embodisim --help``.
 _COMMAND_MODULES: tuple[str, ...] = (
     "embodisim.cmd_scene",
+    "embodisim.cmd_evaluate",
 )
 
 
