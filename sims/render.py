@@ -17,7 +17,9 @@ only while the context is created and restored afterwards.
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from types import TracebackType
 
 import mujoco
@@ -25,6 +27,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["HeadlessRenderer", "gl_backend"]
+
+# Renderers still open at interpreter exit are closed by an atexit hook, while the GL
+# libraries are still importable; otherwise their destructors print ctypes errors.
+_OPEN: weakref.WeakSet[HeadlessRenderer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_renderers() -> None:
+    for renderer in list(_OPEN):
+        renderer.close()
+
+
+# What a physical camera sees: no debug overlays (rangefinder rays, site markers of
+# groups other than 0-2 stay at MuJoCo's defaults).
+_CAMERA_OPTION = mujoco.MjvOption()
+_CAMERA_OPTION.flags[mujoco.mjtVisFlag.mjVIS_RANGEFINDER] = 0
 
 
 def gl_backend() -> str:
@@ -104,6 +122,7 @@ class HeadlessRenderer:
             model.vis.quality.shadowsize, model.vis.quality.offsamples = saved
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(shadows)
         self._rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        _OPEN.add(self)
 
     @property
     def closed(self) -> bool:
@@ -139,7 +158,7 @@ class HeadlessRenderer:
         """
         if self._renderer is None:
             raise RuntimeError("HeadlessRenderer.render_rgb called after close(); make a new one.")
-        self._renderer.update_scene(data, camera)
+        self._renderer.update_scene(data, camera, scene_option=_CAMERA_OPTION)
         buf = self._rgb if out is None else out
         self._renderer.render(out=buf)
         return buf
@@ -149,6 +168,7 @@ class HeadlessRenderer:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+        _OPEN.discard(self)
 
     def __enter__(self) -> HeadlessRenderer:
         return self
@@ -162,4 +182,5 @@ class HeadlessRenderer:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        if getattr(self, "_renderer", None) is not None:
+            self.close()
