@@ -308,8 +308,10 @@ def configure_model_lights(
     Every light's diffuse/ambient/specular is overwritten: the named sun light gets
     ``E_sun / E_ref``, the named headlight ``E_head(r_ref) / E_ref`` with inverse-square
     attenuation, every other light is switched off, and the visual headlight becomes a
-    pure ambient term ``E_ambient / E_ref``. Geoms should have ``specular = 0`` (MuJoCo's
-    default material is 0.5) for the Lambertian reading to hold.
+    pure ambient term ``E_ambient / E_ref``. For the Lambertian reading to hold, give
+    geoms a material with ``specular = 0`` (MuJoCo's default is 0.5) whose ``rgba`` is
+    the albedo. MuJoCo fits a directional light's shadow map around the light's
+    ``pos``, so place the sun light within about one model extent of the scene.
 
     Args:
         model: Model to modify in place (lights and ``vis.headlight``).
