@@ -13,4 +13,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
+import tasks as _tasks  # registers embodisim/<Name>-v0 with Gymnasium
+
+del _tasks
+
 __all__ = ["__version__"]

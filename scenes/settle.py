@@ -1,5 +1,7 @@
-"""Settle check: a scene must compile, settle stably, not interpenetrate, and keep its
-robot and goal where they should be.
+"""Settle check of a built scene.
+
+A scene must compile, settle stably, not interpenetrate, and keep its robot and
+goal where they should be.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ class TerrainSpec:
     nrow: int = _f(16, 1024, "-", "heightfield rows (along y)", 96)
     ncol: int = _f(16, 1024, "-", "heightfield columns (along x)", 96)
     slope_deg: float = _f(0.0, 35.0, "deg", "regional planar slope", 0.0)
-    slope_azimuth_deg: float = _f(-360.0, 360.0, "deg", "downhill direction, from +x", 0.0)
+    slope_azimuth_deg: float = _f(-360.0, 360.0, "deg", "uphill direction, from +x toward +y", 0.0)
     roughness_rms: float = _f(0.0, 0.5, "m", "RMS of fractal base roughness", 0.02)
     hurst: float = _f(0.1, 1.0, "-", "Hurst exponent of the fractal roughness", 0.8)
     craters: CraterSpec | None = None

@@ -1,0 +1,1 @@
+"""Scripted reference controllers. Each sees only observations, never simulator state."""

@@ -1,0 +1,97 @@
+"""Reference controller for RoverTraverse: goal seeking with rangefinder hazard avoidance.
+
+It reads only the observation vector (the rover's own instruments, see
+``tasks.rover_traverse.RoverTraverseEnv``): navigation fix of the goal, IMU,
+wheel encoders and rangefinders. Layout indices are named below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+GOAL = slice(0, 3)
+ACCEL = slice(6, 9)
+QUAT = slice(9, 13)
+WHEELS = slice(13, 17)
+RANGES = slice(17, 22)
+
+BEAM_DOWN_DEG = 12.0  # rangefinder depression angle (sims.rover)
+BEAM_YAW_DEG = np.array([-40.0, -20.0, 0.0, 20.0, 40.0])
+SENSOR_HEIGHT = 0.26  # [m] rangefinder origin above ground when resting (chassis centre)
+
+
+class RoverGoalSeeker:
+    """Steer toward the navigation goal; veer away from beams that hit obstacles early.
+
+    Command changes are rate-limited by the gravity the accelerometer measures at
+    the start of the episode (traction ~ mu g), so the same controller does not
+    spin its wheels on the Moon or on a small body.
+    """
+
+    def __init__(self, turn_gain: float = 1.6, slow_radius: float = 1.5,
+                 hazard_fraction: float = 0.75, mu_guess: float = 0.5, dt: float = 0.05):
+        self.turn_gain = turn_gain
+        self.slow_radius = slow_radius
+        self.hazard_fraction = hazard_fraction
+        self.mu_guess = mu_guess
+        self.dt = dt
+        self.reset(0)
+
+    @classmethod
+    def for_env(cls, env: object) -> RoverGoalSeeker:
+        """Controller tuned to the env's control period (its only use of the env)."""
+        return cls(dt=float(getattr(env.unwrapped, "dt", 0.05)))  # type: ignore[attr-defined]
+
+    def reset(self, seed: int) -> None:
+        """Forget the previous episode (the controller is deterministic; seed unused)."""
+        del seed
+        self._cmd = np.zeros(2)
+        self._g_est: float | None = None
+        self._avoid = 0.0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Wheel commands [left, right] in [-1, 1] from one observation."""
+        obs = np.asarray(obs, dtype=np.float64)
+        if self._g_est is None:
+            self._g_est = float(np.linalg.norm(obs[ACCEL]))
+        gx, gy = obs[GOAL][0], obs[GOAL][1]
+        dist = math.hypot(gx, gy)
+        err = math.atan2(gy, gx)
+        pitch = _pitch(obs[QUAT])
+        ranges = obs[RANGES]
+        # slant range to flat ground along each beam, given the current pitch
+        depress = math.radians(BEAM_DOWN_DEG) + pitch
+        ground = SENSOR_HEIGHT / max(math.sin(depress), 0.05)
+        hazard = ranges < self.hazard_fraction * min(ground, 4.0)
+        steer = 0.0
+        if hazard.any() and dist > 0.8:
+            # push away from the side with the nearer hazards (weighted by beam yaw)
+            side = np.sign(BEAM_YAW_DEG + 1e-6)
+            weights = np.where(hazard, 1.0 / np.maximum(ranges, 0.1), 0.0)
+            steer = -float(np.sum(weights * side)) * 0.6
+            if hazard[2] and abs(steer) < 0.3:
+                steer = 0.6 if self._avoid >= 0 else -0.6
+        self._avoid = 0.9 * self._avoid + 0.1 * steer
+        turn = float(np.clip(self.turn_gain * err + steer, -1.0, 1.0))
+        if abs(err) > math.radians(70):
+            fwd = 0.0
+        else:
+            fwd = min(1.0, dist / self.slow_radius) * max(0.2, math.cos(err))
+            if hazard[1:4].any():
+                fwd *= 0.5
+        target = np.clip(np.array([fwd - 0.6 * turn, fwd + 0.6 * turn]), -1.0, 1.0)
+        # rate limit: wheel-speed change per step bounded by traction (~mu g dt / (r vmax))
+        g = max(self._g_est, 1e-4)
+        max_delta = float(np.clip(self.mu_guess * g * self.dt / 0.2, 0.01, 0.5))
+        self._cmd = self._cmd + np.clip(target - self._cmd, -max_delta, max_delta)
+        return self._cmd.astype(np.float32)
+
+
+def _pitch(q: np.ndarray) -> float:
+    """Nose-down positive pitch [rad] from an attitude quaternion (w, x, y, z)."""
+    w, x, y, z = q
+    # body x axis in world frame, z component
+    xz = 2.0 * (x * z - w * y)
+    return float(math.asin(float(np.clip(-xz, -1.0, 1.0))))

@@ -1,0 +1,225 @@
+"""RoverTraverse: drive a wheeled rover to a goal region on generated terrain."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from scenes.build import Scene, build_scene
+from scenes.generate import generate
+from scenes.spec import ScenarioSpec
+from sims.rover import WHEELS
+from tasks.base import MujocoTaskEnv
+
+# Sensor noise of the rover's own instruments (1-sigma), per control step.
+GYRO_NOISE = 0.002  # [rad/s], MEMS IMU class (e.g. ADIS16495 datasheet: ~0.1 deg/s noise), assumed
+ACCEL_NOISE = 0.01  # [m/s^2], MEMS accelerometer, assumed
+NAV_NOISE = 0.03  # [m] localization fix noise relative to the goal, assumed (visual odometry)
+RANGE_NOISE = 0.01  # [m] laser rangefinder, assumed
+OBS_SIZE = 24
+
+
+class RoverTraverseEnv(MujocoTaskEnv):
+    """Drive a rover to a goal region on physics-grounded terrain.
+
+    **Description.** A 50 kg four-wheel skid-steer rover with passive suspension
+    starts on the generated terrain of a working condition and must reach the
+    goal region (radius from the spec, default 0.6 m) without tipping over or
+    getting stuck. Actions are the normalized left/right wheel-speed commands in
+    [-1, 1] (velocity servos with torque limits, so traction is limited by
+    friction x normal load and low gravity shows as wheel slip). Observations
+    (24 floats) are what the rover's own instruments report: goal vector in the
+    rover frame from the navigation fix (3), rate gyro (3), accelerometer (3),
+    IMU attitude quaternion (4), wheel encoder speeds (4), five forward
+    rangefinders (5, cut off at 4 m) and the previous action (2). No simulator
+    state is exposed.
+
+    **Randomizations.** The scene (terrain, craters, rocks, lighting, start and
+    goal) comes from ``condition`` and ``scenario_seed`` (or an explicit
+    ``scenario``); per episode, the start heading is perturbed by U(-5, 5) deg and
+    every sensor reading carries Gaussian noise (constants above).
+
+    **Success conditions.** The rover's centre is within ``goal.radius`` of the
+    goal centre (horizontal distance) while its tilt is below ``tip_tilt_deg``.
+    The episode terminates on success, on tip-over (tilt > ``tip_tilt_deg``),
+    when stuck (less than ``stuck_progress`` m of progress in ``stuck_time`` s, by
+    default 20 s scaled by sqrt(1.62 / g) within [20, 90] s),
+    or on a simulation error; truncation is left to ``TimeLimit``.
+    """
+
+    def __init__(
+        self,
+        condition: str | None = "lunar-mare-day",
+        scenario_seed: int = 0,
+        scenario: ScenarioSpec | None = None,
+        frame_skip: int = 10,
+        tip_tilt_deg: float = 60.0,
+        stuck_time: float | None = None,
+        stuck_progress: float = 0.05,
+        progress_weight: float = 1.0,
+        tilt_weight: float = 0.1,
+        ctrl_weight: float = 0.001,
+        success_bonus: float = 10.0,
+        render_mode: str | None = None,
+    ):
+        if scenario is None:
+            if condition is None:
+                raise ValueError("condition: give a condition name or an explicit scenario")
+            scenario = generate(condition, scenario_seed).spec
+        if scenario.robot.kind != "rover":
+            raise ValueError(
+                f"scenario.robot.kind: got {scenario.robot.kind!r} (condition "
+                f"{scenario.condition!r} has no ground for a rover); RoverTraverse needs "
+                "'rover' - use OrbitalCapture for the free-floating workspace"
+            )
+        self.scenario = scenario
+        self.scene: Scene = build_scene(scenario)
+        model = self.scene.mjspec.compile()
+        super().__init__(model, frame_skip, render_mode=render_mode, render_camera="rover_cam")
+        self.tip_tilt_deg = tip_tilt_deg
+        if stuck_time is None:
+            # dynamics slow down as 1/sqrt(g): allow proportionally longer without progress
+            g = max(float(np.linalg.norm(scenario.body.gravity)), 1e-6)
+            stuck_time = float(np.clip(20.0 * math.sqrt(1.62 / g), 20.0, 90.0))
+        self.stuck_time = stuck_time
+        self.stuck_progress = stuck_progress
+        self.weights = {"progress": progress_weight, "tilt": tilt_weight, "ctrl": ctrl_weight,
+                        "success": success_bonus}
+        m = self.model
+        self._rover = m.body("rover").id
+        self._qadr = m.joint("rover_root").qposadr[0]
+        self._goal_xy = np.array([scenario.goal.x, scenario.goal.y])
+        self._vmax = float(scenario.robot.max_wheel_speed)
+        self._act_ids = np.array([m.actuator(f"rover_drive_{w}").id for w in WHEELS])
+        self._sens = {
+            name: (m.sensor(name).adr[0], m.sensor(name).dim[0])
+            for name in ["rover_goal_vec", "rover_gyro", "rover_accel", "rover_quat",
+                         *[f"rover_wheel_vel_{w}" for w in WHEELS],
+                         *[f"rover_range_{i}" for i in range(5)]]
+        }
+        rp = self.scene.rover_params
+        assert rp is not None
+        self._range_max = float(rp.range_max)
+        self._wheel_r = float(rp.wheel_radius)
+        self._wheel_dofs = np.array([m.jnt_dofadr[m.joint(f"rover_wheel_{w}").id] for w in WHEELS])
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,),
+                                                dtype=np.float32)
+        self._prev_action = np.zeros(2, dtype=np.float32)
+        self._rng: np.random.Generator = np.random.default_rng(0)
+        self._reset_stats()
+
+    # --- episode ----------------------------------------------------------------------------
+    def _reset_stats(self) -> None:
+        self._max_tilt = 0.0
+        self._path = 0.0
+        self._slip_sum = 0.0
+        self._slip_n = 0
+        self._best_dist = math.inf
+        self._last_improve_t = 0.0
+        self._stuck = False
+        self._tipped = False
+
+    def _initialize_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
+        self._rng = rng
+        q = self.data.qpos
+        a = self._qadr
+        dyaw = math.radians(float(rng.uniform(-5.0, 5.0)))
+        yaw = math.radians(self.scenario.robot.yaw_deg) + dyaw
+        q[a + 3:a + 7] = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
+        self._prev_action = np.zeros(2, dtype=np.float32)
+        self._reset_stats()
+        mujoco.mj_forward(self.model, self.data)
+        self._best_dist = self._distance()
+        self._prev_xy = self.data.xpos[self._rover][:2].copy()
+
+    def step(self, action: np.ndarray):
+        """Apply wheel commands for one control period (``frame_skip`` physics steps)."""
+        act = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
+        ctrl = np.empty(4)
+        ctrl[[0, 2]] = act[0] * self._vmax  # left wheels (fl, rl)
+        ctrl[[1, 3]] = act[1] * self._vmax  # right wheels (fr, rr)
+        d_before = self._distance()
+        self._simulate(ctrl)
+        self._prev_action = act.astype(np.float32)
+        obs = self._observe()
+        if self.sim_error is not None:
+            info = self._info()
+            info["reward_parts"] = {}
+            return obs, 0.0, True, False, info
+        self._update_stats()
+        d_after = self._distance()
+        ev = self.evaluate()
+        parts = {
+            "progress": self.weights["progress"] * (d_before - d_after),
+            "tilt": -self.weights["tilt"] * (ev["tilt_deg"] / 90.0) * self.dt,
+            "ctrl": -self.weights["ctrl"] * float(np.sum(act**2)),
+            "success": self.weights["success"] if ev["success"] else 0.0,
+        }
+        terminated = bool(ev["success"] or self._tipped or self._stuck)
+        info = self._info()
+        info["reward_parts"] = parts
+        return obs, float(sum(parts.values())), terminated, False, info
+
+    def _update_stats(self) -> None:
+        xy = self.data.xpos[self._rover][:2]
+        self._path += float(np.linalg.norm(xy - self._prev_xy))
+        ground_speed = float(np.linalg.norm(xy - self._prev_xy)) / self.dt
+        self._prev_xy = xy.copy()
+        wheel_speed = float(np.mean(np.abs(self.data.qvel[self._wheel_dofs]))) * self._wheel_r
+        if wheel_speed > 0.02 * self._vmax * self._wheel_r:
+            self._slip_sum += max(0.0, 1.0 - ground_speed / wheel_speed)
+            self._slip_n += 1
+        tilt = self._tilt_deg()
+        self._max_tilt = max(self._max_tilt, tilt)
+        self._tipped = tilt > self.tip_tilt_deg
+        d = self._distance()
+        if d < self._best_dist - self.stuck_progress:
+            self._best_dist = d
+            self._last_improve_t = self.data.time
+        self._stuck = (self.data.time - self._last_improve_t) > self.stuck_time
+
+    # --- signals ----------------------------------------------------------------------------
+    def _distance(self) -> float:
+        return float(np.linalg.norm(self.data.xpos[self._rover][:2] - self._goal_xy))
+
+    def _tilt_deg(self) -> float:
+        z = self.data.xmat[self._rover].reshape(3, 3)[2, 2]
+        return float(math.degrees(math.acos(float(np.clip(z, -1.0, 1.0)))))
+
+    def _sensor(self, name: str) -> np.ndarray:
+        adr, dim = self._sens[name]
+        return self.data.sensordata[adr:adr + dim]
+
+    def _observe(self) -> np.ndarray:
+        rng = self._rng
+        goal = self._sensor("rover_goal_vec") + rng.normal(0.0, NAV_NOISE, 3)
+        gyro = self._sensor("rover_gyro") + rng.normal(0.0, GYRO_NOISE, 3)
+        acc = self._sensor("rover_accel") + rng.normal(0.0, ACCEL_NOISE, 3)
+        quat = self._sensor("rover_quat").copy()
+        wheels = np.concatenate([self._sensor(f"rover_wheel_vel_{w}") for w in WHEELS])
+        ranges = np.concatenate([self._sensor(f"rover_range_{i}") for i in range(5)])
+        ranges = np.where(ranges < 0, self._range_max, ranges) + rng.normal(0.0, RANGE_NOISE, 5)
+        obs = np.concatenate([goal, gyro, acc, quat, wheels, ranges, self._prev_action])
+        return obs.astype(np.float32)
+
+    def evaluate(self) -> dict[str, Any]:
+        """Success and named signals: distance, tilt, slip, path length, time."""
+        d = self._distance()
+        tilt = self._tilt_deg()
+        return {
+            "success": bool(d <= self.scenario.goal.radius and tilt < self.tip_tilt_deg
+                            and self.sim_error is None),
+            "distance_to_goal": d,
+            "tilt_deg": tilt,
+            "max_tilt_deg": self._max_tilt,
+            "slip_ratio": self._slip_sum / self._slip_n if self._slip_n else 0.0,
+            "path_length": self._path,
+            "time_s": float(self.data.time),
+            "tipped": float(self._tipped),
+            "stuck": float(self._stuck),
+        }
