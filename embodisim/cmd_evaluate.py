@@ -7,12 +7,25 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from metrics.indicators import Score
 
 
 def _finite(value: float | None) -> float | None:
     """``None`` for missing or non-finite values, so the JSON stays standard."""
     return value if value is not None and math.isfinite(value) else None
+
+
+def _value(s: Score) -> float | int | None:
+    """The measured value; counts (scenes, conditions) as integers."""
+    if s.measurement is None:
+        return None
+    v = _finite(s.measurement.value)
+    if v is not None and s.indicator.unit != "fraction" and float(v).is_integer():
+        return int(v)
+    return v
 
 
 def summary_json(suite: str, db: Path, run: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,7 +65,7 @@ def summary_json(suite: str, db: Path, run: dict[str, Any] | None = None) -> dic
     out["indicators"] = [
         {
             "id": s.indicator.id,
-            "value": _finite(s.measurement.value) if s.measurement else None,
+            "value": _value(s),
             "low": _finite(s.measurement.low) if s.measurement else None,
             "high": _finite(s.measurement.high) if s.measurement else None,
             "target": s.indicator.target,

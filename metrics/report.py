@@ -257,10 +257,10 @@ def _bar_plot(
     ax.bar(x, values, color="#4c78a8", yerr=err, capsize=4, ecolor="#333333")
     ax.axhline(0.9, color="#e45756", linestyle="--", linewidth=1, label="90 % target")
     ax.set_xticks(x, labels, rotation=35, ha="right")
-    ax.set_ylim(0.0, 1.05)
+    ax.set_ylim(0.0, 1.15)  # headroom for the legend above the bars
     ax.set_ylabel("success rate (Wilson 95 % interval)")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", fontsize="small")
     _save_figure(fig, dest)
     plt.close(fig)
 

@@ -233,7 +233,7 @@ register_suite(
                 ROVER,
                 ("lunar-mare-day", "lunar-night-headlight", "mars-dust-storm"),
                 "scripted",
-                1,
+                3,
             ),
         ),
     )
