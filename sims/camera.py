@@ -422,7 +422,7 @@ def sensor_response(
 ) -> NDArray[np.generic]:
     """Turn mean photo-electrons into one noisy digital frame (EMVA 1288 linear model).
 
-    Order: PRNU gain on the mean -> Poisson photo-electrons -> Poisson dark electrons
+    Order: PRNU gain on the mean -> Poisson photo- plus dark electrons
     (``dark_current * exposure``) -> DSNU offset -> full-well clip -> Gaussian read
     noise -> gain ``K`` and black level -> round to integer DN -> clip to ``[0, DN_max]``.
 
@@ -457,10 +457,9 @@ def sensor_response(
                 f"shape {mu.shape}; draw the pattern for this image size."
             )
         mu = mu * fixed_pattern.prnu_gain
-    electrons = rng.poisson(mu).astype(np.float64)
-    dark_mean = sensor.dark_current_e_s * exposure_s
-    if dark_mean > 0:
-        electrons += rng.poisson(dark_mean, size=mu.shape)
+    # Photo and dark electrons are independent Poisson counts, so their sum is one
+    # Poisson draw with the summed mean (half the random draws of two separate ones).
+    electrons = rng.poisson(mu + sensor.dark_current_e_s * exposure_s).astype(np.float64)
     if fixed_pattern is not None:
         electrons += fixed_pattern.dsnu_e
     np.minimum(electrons, sensor.full_well_e, out=electrons)
@@ -529,7 +528,8 @@ class RadiometricCamera:
         illumination: Light levels; may be replaced later via :attr:`illumination`.
         fixed_pattern_seed: Seed or Generator for the PRNU/DSNU pattern (drawn once here).
         shadows: Render shadows.
-        shadow_size: Shadow map side [texels] (see :class:`sims.render.HeadlessRenderer`).
+        shadow_size: Shadow map side [texels]; ``None`` = automatic from the image size
+            (see :mod:`sims.render`).
 
     Raises:
         ValueError: If the camera does not exist or the size is not renderable.
@@ -546,7 +546,7 @@ class RadiometricCamera:
         *,
         fixed_pattern_seed: int | np.random.Generator = 0,
         shadows: bool = True,
-        shadow_size: int = 512,
+        shadow_size: int | None = None,
     ) -> None:
         cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera_name)
         if cam_id < 0:

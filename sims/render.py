@@ -10,9 +10,14 @@ says what to set.
 Speed on a software rasteriser is dominated by the shadow map (MuJoCo's default is
 4096 x 4096, i.e. 16.7 M texels rasterised per frame for a 64 x 64 image) and by
 multisampling. :class:`HeadlessRenderer` therefore builds its GL context with a
-shadow map sized to the image (``shadow_size``, default 512) and no multisampling,
-without changing the caller's model: the two ``model.vis.quality`` values are set
-only while the context is created and restored afterwards.
+shadow map sized to the image and no multisampling, without changing the caller's
+model: the two ``model.vis.quality`` values are set only while the context is
+created and restored afterwards. The automatic size is the next power of two
+>= 2 x the image side, at least 256 (64 px -> 256, 256 px -> 512, 640 px -> 2048).
+Measured on a plane + box scene at 64 x 64 (OSMesa): shadow maps of 128...4096 texels
+give the same shadowed area within 1 % and differ from each other only in ~30
+dithered edge pixels, which do not shrink with map size; 256 renders ~20x faster
+than MuJoCo's defaults.
 """
 
 from __future__ import annotations
@@ -66,8 +71,9 @@ class HeadlessRenderer:
         width: Image width [px].
         height: Image height [px].
         shadows: Render shadows cast by lights with ``castshadow``.
-        shadow_size: Side of the shadow map [texels] used for this context.
-            ``None`` keeps the model's value.
+        shadow_size: Side of the shadow map [texels] for this context; ``None`` picks
+            it from the image size (see module doc). Pass
+            ``model.vis.quality.shadowsize`` to keep the model's value.
         offsamples: Multisample count for this context (0 = off). ``None`` keeps the
             model's value.
         max_geom: Capacity of the abstract scene.
@@ -84,7 +90,7 @@ class HeadlessRenderer:
         height: int,
         *,
         shadows: bool = True,
-        shadow_size: int | None = 512,
+        shadow_size: int | None = None,
         offsamples: int | None = 0,
         max_geom: int = 2000,
     ) -> None:
@@ -93,10 +99,12 @@ class HeadlessRenderer:
                 f"HeadlessRenderer size = {width} x {height} px must be positive; "
                 "pass the camera image width and height in pixels."
             )
-        if shadow_size is not None and shadow_size < 16:
+        if shadow_size is None:
+            shadow_size = max(256, 1 << (2 * max(width, height) - 1).bit_length())
+        if shadow_size < 16:
             raise ValueError(
                 f"HeadlessRenderer.shadow_size = {shadow_size} is below 16 texels; "
-                "use >= 8 x the image side (e.g. 512 for 64 x 64) or None for the model's."
+                "use None (automatic) or a power of two such as 256."
             )
         self._renderer: mujoco.Renderer | None = None
         self._model = model
@@ -104,8 +112,7 @@ class HeadlessRenderer:
         self.height = int(height)
         saved = (model.vis.quality.shadowsize, model.vis.quality.offsamples)
         try:
-            if shadow_size is not None:
-                model.vis.quality.shadowsize = int(shadow_size)
+            model.vis.quality.shadowsize = int(shadow_size)
             if offsamples is not None:
                 model.vis.quality.offsamples = int(offsamples)
             try:
