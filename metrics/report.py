@@ -7,7 +7,8 @@ How each indicator is derived from the rows (:func:`measurements_from_rows`):
 
 * ``task-success`` — success pooled over every episode of the
   extreme-environment tasks (task names not in :data:`TOUCH_TASKS`) with
-  variant ``""``, with its Wilson 95 % interval.
+  variant ``""``, on the extreme conditions (not in
+  :data:`REFERENCE_CONDITIONS`), with its Wilson 95 % interval.
 * ``perception`` — mean of ``metrics["perception_accuracy"]`` (each episode's
   fraction of frames within tolerance) over the episodes that report it, with
   a Student-t 95 % interval over episodes.
@@ -18,7 +19,8 @@ How each indicator is derived from the rows (:func:`measurements_from_rows`):
   episodes that report it (the indicator bounds the *maximum*; no interval).
 * ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the episodes
   that report it, Student-t interval.
-* ``conditions`` — the number of distinct working conditions among the rows.
+* ``conditions`` — the number of distinct extreme working conditions (not in
+  :data:`REFERENCE_CONDITIONS`) among the extreme-environment task episodes.
 * ``scene-library`` and ``training-speed`` — not derivable from episodes;
   "not measured" unless given in ``extra_measurements`` (from the scene
   library and the throughput benchmark).
@@ -46,6 +48,10 @@ from metrics.store import EpisodeRecord, ResultsStore
 # scored by the "tactile-success" indicator (clause 1.5: articulated objects and
 # fragile grasping); every other task counts as an extreme-environment task.
 TOUCH_TASKS: frozenset[str] = frozenset({"DoorOpen", "DrawerOpen", "LeverTurn", "FragileGrasp"})
+
+# Conditions that are baselines, not extreme environments (the 1 g, daylight Earth
+# reference of scenes.conditions); excluded from "task-success" and "conditions".
+REFERENCE_CONDITIONS: frozenset[str] = frozenset({"earth-reference"})
 
 # metrics[...] keys read by measurements_from_rows.
 PERCEPTION_KEY = "perception_accuracy"
@@ -144,7 +150,11 @@ def measurements_from_rows(rows: Sequence[EpisodeRecord]) -> dict[str, Measureme
     """
     out: dict[str, Measurement | None] = {ind: None for ind in INDICATORS_BY_ID}
     default = [r for r in rows if r.variant == ""]
-    extreme = [r for r in default if task_base_name(r.task_id) not in TOUCH_TASKS]
+    extreme = [
+        r
+        for r in default
+        if task_base_name(r.task_id) not in TOUCH_TASKS and r.condition not in REFERENCE_CONDITIONS
+    ]
     touch = [r for r in default if task_base_name(r.task_id) in TOUCH_TASKS]
     for ind_id, subset, what in (
         ("task-success", extreme, "extreme-environment"),
@@ -174,12 +184,12 @@ def measurements_from_rows(rows: Sequence[EpisodeRecord]) -> dict[str, Measureme
             n=int(marker.size),
             source=f"max of metrics['{MARKER_ERROR_KEY}'] over {marker.size} episodes",
         )
-    conditions = sorted({r.condition for r in rows})
+    conditions = sorted({r.condition for r in extreme})
     if conditions:
         out["conditions"] = Measurement(
             float(len(conditions)),
-            n=len(rows),
-            source=f"distinct conditions among {len(rows)} episodes",
+            n=len(extreme),
+            source=f"distinct extreme conditions among {len(extreme)} episodes",
         )
     return out
 
@@ -221,8 +231,7 @@ def _clears_text(clears: bool | None) -> str:
 def indicator_table_markdown(scores: Sequence[Score]) -> str:
     """The scored indicator table as a Markdown table."""
     lines = [
-        "| indicator | clause | value | 95 % interval | target | status | interval clears "
-        "| source |",
+        "| indicator | clause | value | 95 % interval | target | status | interval clears | source |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
@@ -300,9 +309,7 @@ def write_report(
     """
     db = Path(db_path)
     if not db.is_file():
-        raise FileNotFoundError(
-            f"--db {db} does not exist; run `embodisim evaluate --suite NAME` first"
-        )
+        raise FileNotFoundError(f"--db {db} does not exist; run `embodisim evaluate --suite NAME` first")
     with ResultsStore(db) as store:
         rows = store.rows()
     out = Path(out_dir)

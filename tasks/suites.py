@@ -15,7 +15,9 @@ Adding a suite is a few lines::
     )))
 
 ``conditions=ALL_CONDITIONS`` means every condition of the catalog
-(``scenes.conditions.CONDITIONS``), resolved when the suite is expanded.
+(``scenes.conditions.CONDITIONS``), ``GROUND_CONDITIONS`` those with terrain
+(where a rover can drive) and ``FREE_FLOATING_CONDITIONS`` the others,
+resolved when the suite is expanded.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-# Stands for "every condition of scenes.conditions.CONDITIONS".
+# Condition selectors, resolved against scenes.conditions.CONDITIONS when a suite
+# is expanded (so suites stay plain data and follow the catalog as it grows):
+# every condition; those with ground (a rover can drive); those without (free-floating).
 ALL_CONDITIONS: tuple[str, ...] = ("*",)
+GROUND_CONDITIONS: tuple[str, ...] = ("*ground",)
+FREE_FLOATING_CONDITIONS: tuple[str, ...] = ("*free-floating",)
 
 
 def _freeze(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -65,13 +71,9 @@ class SuiteEntry:
                 "use ALL_CONDITIONS"
             )
         if self.episodes < 1:
-            raise ValueError(
-                f"SuiteEntry({self.task_id!r}).episodes={self.episodes!r}; expected >= 1"
-            )
+            raise ValueError(f"SuiteEntry({self.task_id!r}).episodes={self.episodes!r}; expected >= 1")
         if self.base_seed < 0:
-            raise ValueError(
-                f"SuiteEntry({self.task_id!r}).base_seed={self.base_seed!r}; expected >= 0"
-            )
+            raise ValueError(f"SuiteEntry({self.task_id!r}).base_seed={self.base_seed!r}; expected >= 0")
         for reserved in ("condition", "scenario_seed"):
             if reserved in self.env_kwargs:
                 raise ValueError(
@@ -138,12 +140,23 @@ class EpisodeSpec:
 
 
 def resolve_conditions(conditions: tuple[str, ...]) -> tuple[str, ...]:
-    """Expand :data:`ALL_CONDITIONS` into the catalog's names, in catalog order."""
-    if conditions == ALL_CONDITIONS:
-        from scenes.conditions import CONDITIONS  # lazy: suites stay plain data
+    """Expand a condition selector into the catalog's names, in catalog order.
 
+    Args:
+        conditions: :data:`ALL_CONDITIONS`, :data:`GROUND_CONDITIONS`,
+            :data:`FREE_FLOATING_CONDITIONS`, or explicit names.
+
+    Returns:
+        Condition names.
+    """
+    if conditions not in (ALL_CONDITIONS, GROUND_CONDITIONS, FREE_FLOATING_CONDITIONS):
+        return conditions
+    from scenes.conditions import CONDITIONS  # lazy: suites stay plain data
+
+    if conditions == ALL_CONDITIONS:
         return tuple(CONDITIONS)
-    return conditions
+    ground = conditions == GROUND_CONDITIONS
+    return tuple(name for name, cond in CONDITIONS.items() if cond.terrain == ground)
 
 
 def expand(suite: Suite, episodes_override: int | None = None) -> list[EpisodeSpec]:
@@ -217,9 +230,7 @@ def get_suite(name: str) -> Suite:
     try:
         return SUITES[name]
     except KeyError:
-        raise ValueError(
-            f"--suite {name!r} is not defined; known suites: {sorted(SUITES)}"
-        ) from None
+        raise ValueError(f"--suite {name!r} is not defined; known suites: {sorted(SUITES)}") from None
 
 
 ROVER = "embodisim/RoverTraverse-v0"
@@ -242,7 +253,9 @@ register_suite(
 register_suite(
     Suite(
         "extreme",
-        "Every extreme-environment task on every working condition",
-        (SuiteEntry(ROVER, ALL_CONDITIONS, "scripted", 20),),
+        "Every extreme-environment task on every working condition it applies to",
+        # RoverTraverse needs ground; the free-floating conditions belong to the
+        # orbital task, whose entry joins here when it exists.
+        (SuiteEntry(ROVER, GROUND_CONDITIONS, "scripted", 20),),
     )
 )

@@ -53,6 +53,8 @@ def _rows() -> list[EpisodeRecord]:
                 perception_accuracy=0.8 + 0.01 * (i % 10),
             )
         )
+    # The Earth reference is a baseline: neither in task-success nor in the condition count.
+    rows.extend(_rec(ROVER, "earth-reference", i, False) for i in range(5))
     # Door: 9/10 default, plus an ablation (no-touch) that fails a lot and must not count.
     for i in range(10):
         rows.append(_rec(DOOR, "lab", i, i != 0, marker_max_rel_error=0.1 + 0.01 * i))
@@ -77,7 +79,7 @@ def test_measurements_from_rows():
     assert per is not None and per.value == pytest.approx(0.845) and per.n == 20
     assert per.low < 0.845 < per.high
     assert m["marker-error"] is not None and m["marker-error"].value == pytest.approx(0.19)
-    assert m["conditions"] is not None and m["conditions"].value == 3
+    assert m["conditions"] is not None and m["conditions"].value == 2  # door's "lab" is no
     assert m["sim2real-loss"] is None and m["scene-library"] is None
     assert m["training-speed"] is None
 
@@ -90,7 +92,7 @@ def test_scores_and_extras():
     assert scores["task-success"].status == "pass"
     assert scores["task-success"].interval_clears is False  # 19/20: Wilson low 0.76
     assert scores["perception"].status == "fail"  # 0.845 < 0.85
-    assert scores["conditions"].status == "fail"  # 3 < 10
+    assert scores["conditions"].status == "fail"  # 2 < 10
     assert scores["scene-library"].status == "pass"
     assert scores["training-speed"].status == "not measured"
 
@@ -100,6 +102,7 @@ def test_summarize_rows():
     assert [(g.task, g.condition, g.variant, g.episodes) for g in groups] == [
         (ROVER, "mars-day", "", 10),
         (ROVER, "lunar-night", "", 10),
+        (ROVER, "earth-reference", "", 5),
         (DOOR, "lab", "", 10),
         (DOOR, "lab", "no-touch", 10),
     ]
