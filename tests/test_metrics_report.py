@@ -106,7 +106,7 @@ def test_summarize_rows():
         (DOOR, "lab", "", 10),
         (DOOR, "lab", "no-touch", 10),
     ]
-    assert groups[3].success_rate == pytest.approx(0.3)
+    assert groups[4].success_rate == pytest.approx(0.3)
     assert groups[0].metrics["perception_accuracy"] == pytest.approx(0.84)
 
 
