@@ -163,7 +163,17 @@ class SensorConfig:
     Defaults: a Sony IMX174 (Pregius, 1/1.2", global shutter) machine-vision camera,
     FLIR/Point Grey Grasshopper3 GS3-U3-23S6M-C, EMVA 1288 summary at 0 dB gain
     (Point Grey camera sensor review / "Sony Pregius Global Shutter CMOS Imaging
-    Performance" white paper). Fields not in that summary are marked *assumed*.
+    Performance" white paper). Provenance: QE, temporal dark noise and saturation
+    capacity are transcribed from that summary but the PDF could not be re-opened
+    from this workspace; an independent IMX174 simulator preset gives QE 0.77 and a
+    32 ke- full well, and sensor tables give 5.86 um pixels and a 12-bit ADC. Re-check
+    against the PDF before relying on agreement better than ~5 %. Fields not in the
+    summary are marked *assumed*.
+
+    Each rendered pixel is simulated as one sensor pixel of ``pixel_pitch_m``; image-plane
+    irradiance depends only on ``f_number``, so the photon count per pixel does not depend
+    on the render's field of view. ``fovy_deg`` gives the field of view the physical
+    lens would have for that many pixels, for scene code that wants the two to agree.
     """
 
     # QE at 525 nm, GS3-U3-23S6M-C EMVA 1288 summary (76 %); used as the band mean.

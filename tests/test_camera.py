@@ -7,17 +7,13 @@ each estimate is several times smaller than its tolerance.
 from __future__ import annotations
 
 import math
-import os
 
-# MuJoCo reads MUJOCO_GL when it is first imported; CPU-only CI renders through OSMesa.
-os.environ.setdefault("MUJOCO_GL", "osmesa")
+import mujoco
+import numpy as np
+import pytest
+from scipy import stats
 
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from sims.camera import (  # noqa: E402
+from sims.camera import (
     QUANTIZATION_VARIANCE_DN2,
     AutoExposure,
     Illumination,
@@ -30,7 +26,9 @@ from sims.camera import (  # noqa: E402
     sensor_response,
     snr,
 )
-from sims.render import HeadlessRenderer  # noqa: E402
+from sims.render import HeadlessRenderer
+
+# MUJOCO_GL (osmesa on CPU unless set) is chosen in tests/conftest.py before mujoco loads.
 
 SIZE = 64
 FLOOR_ALBEDO = 0.6
