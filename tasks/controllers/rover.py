@@ -31,12 +31,18 @@ class RoverGoalSeeker:
     """
 
     def __init__(self, turn_gain: float = 1.6, slow_radius: float = 1.5,
-                 hazard_fraction: float = 0.75, mu_guess: float = 0.5, dt: float = 0.05):
+                 hazard_fraction: float = 0.75, mu_guess: float = 0.5, dt: float = 0.05,
+                 progress_step: float = 0.1, escape_after: float = 8.0,
+                 escape_duration: float = 2.0):
         self.turn_gain = turn_gain
         self.slow_radius = slow_radius
         self.hazard_fraction = hazard_fraction
         self.mu_guess = mu_guess
         self.dt = dt
+        # no progress of `progress_step` m for `escape_after` s triggers an escape manoeuvre
+        self.progress_step = progress_step
+        self.escape_after = escape_after
+        self.escape_duration = escape_duration
         self.reset(0)
 
     @classmethod
@@ -50,6 +56,11 @@ class RoverGoalSeeker:
         self._cmd = np.zeros(2)
         self._g_est: float | None = None
         self._avoid = 0.0
+        self._t = 0.0
+        self._best = math.inf
+        self._best_t = 0.0
+        self._escape_until = -1.0
+        self._escape_dir = 1.0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Wheel commands [left, right] in [-1, 1] from one observation."""
@@ -59,12 +70,28 @@ class RoverGoalSeeker:
         gx, gy = obs[GOAL][0], obs[GOAL][1]
         dist = math.hypot(gx, gy)
         err = math.atan2(gy, gx)
+        self._t += self.dt
+        if dist < self._best - self.progress_step:
+            self._best, self._best_t = dist, self._t
+        if self._t < self._escape_until:
+            # escape manoeuvre: back off while turning, then resume goal seeking
+            target = np.array([-0.5 - 0.4 * self._escape_dir, -0.5 + 0.4 * self._escape_dir])
+            return self._rate_limited(target)
+        # everything happens slower in weak gravity (time scale ~ 1/sqrt(g))
+        patience = self.escape_after * float(np.clip(math.sqrt(1.62 / max(self._g_est, 1e-4)), 1, 4))
+        if self._t - self._best_t > patience:
+            self._escape_until = self._t + self.escape_duration
+            self._escape_dir = -self._escape_dir
+            self._best, self._best_t = dist, self._t + self.escape_duration
         pitch = _pitch(obs[QUAT])
         ranges = obs[RANGES]
         # slant range to flat ground along each beam, given the current pitch
         depress = math.radians(BEAM_DOWN_DEG) + pitch
         ground = SENSOR_HEIGHT / max(math.sin(depress), 0.05)
-        hazard = ranges < self.hazard_fraction * min(ground, 4.0)
+        # a rock shortens some beams relative to the others; rising ground shortens all of
+        # them alike, so compare with the median beam as well as with flat ground
+        expect = min(ground, 4.0, float(np.median(ranges)))
+        hazard = ranges < self.hazard_fraction * expect
         steer = 0.0
         if hazard.any() and dist > 0.8:
             # push away from the side with the nearer hazards (weighted by beam yaw)
@@ -82,8 +109,11 @@ class RoverGoalSeeker:
             if hazard[1:4].any():
                 fwd *= 0.5
         target = np.clip(np.array([fwd - 0.6 * turn, fwd + 0.6 * turn]), -1.0, 1.0)
+        return self._rate_limited(target)
+
+    def _rate_limited(self, target: np.ndarray) -> np.ndarray:
         # rate limit: wheel-speed change per step bounded by traction (~mu g dt / (r vmax))
-        g = max(self._g_est, 1e-4)
+        g = max(self._g_est or 0.0, 1e-4)
         max_delta = float(np.clip(self.mu_guess * g * self.dt / 0.2, 0.01, 0.5))
         self._cmd = self._cmd + np.clip(target - self._cmd, -max_delta, max_delta)
         return self._cmd.astype(np.float32)
