@@ -1,0 +1,681 @@
+"""Vision-based tactile sensor: marker displacement field of a gel pad on a rigid backing.
+
+Physics. The gel is an isotropic, linear-elastic layer of thickness ``h``
+bonded to a rigid backing (the sensor's acrylic window) with a traction-free
+top surface loaded by the contact tractions. For one Fourier mode
+``exp(i k . x)`` of the surface tractions the layer's response decouples into
+a P-SV part (normal and longitudinal shear, 2 x 2) and an SH part
+(transverse shear, scalar) whose closed forms follow from the
+Papkovich-Neuber / plane-strain solution with the four boundary conditions
+(free surface, clamped base); see e.g. J. R. Barber, *Elasticity*, 3rd ed.,
+Springer 2010, ch. 22 (layer problems), and, for the classical normal
+compliance ``[(3-4nu) sinh 2kh - 2kh] / [(3-4nu) cosh 2kh + 2(kh)^2 +
+5 - 12 nu + 8 nu^2]`` the same kernel in K. L. Johnson, *Contact Mechanics*
+(1985) sec. 5.9. We solve the 4 x 4 boundary-value system numerically on a
+table of ``kh`` (it reproduces that closed form to round-off, see tests),
+interpolate it with a cubic spline, and evaluate the layer's surface Green's
+function on the pad's traction grid once per pad:
+
+* ``ElasticLayer`` holds the real-space influence kernel of one grid cell
+  (uniform traction over a square cell, exact in Fourier space, aliasing summed)
+  on a periodic grid padded by six gel thicknesses, so images are negligible.
+* ``TactilePad`` turns that kernel into a dense marker influence matrix
+  (3N x 3C) and, every step, maps the contact tractions read from MuJoCo to
+  marker displacements with one small matrix product.
+
+Conventions. Inside ``ElasticLayer`` the third component is the *depth*
+(positive into the gel, pressure positive). ``TactilePad`` reports
+displacements in the pad frame whose ``z`` axis is the outward normal of the
+sensing surface, so pressing the gel gives ``u_z < 0``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+import scipy.fft
+from scipy.interpolate import CubicSpline
+
+from sims import contact_mechanics as cm
+
+# kh range tabulated; beyond KH_MAX the layer equals a half-space to e^(-2 KH_MAX).
+_KH_MIN = 1e-4
+_KH_MAX = 40.0
+_KH_POINTS = 1200
+# Images of the periodic FFT grid sit at least this many gel thicknesses away;
+# the layer kernel decays like exp(-~1.5 r/h), so 6 h leaves < 1e-3 of the peak.
+_PERIOD_MARGIN_THICKNESSES = 6.0
+# Aliases summed on each side when sampling the cell kernel (Poisson summation).
+_ALIASES = 1
+
+
+@dataclass(frozen=True)
+class GelPadConfig:
+    """Geometry, material and marker layout of a gel pad (defaults: GelSight Mini class).
+
+    The in-plane frame has its origin at the centre of the sensing surface.
+    Markers form a ``rows x cols`` grid with ``marker_spacing`` pitch centred
+    on the pad.
+    """
+
+    size_x: float = 18.6e-3  # m; GelSight Mini sensing area 18.6 x 14.3 mm (GelSight Inc. datasheet)
+    size_y: float = 14.3e-3  # m; GelSight Mini sensing area 18.6 x 14.3 mm (GelSight Inc. datasheet)
+    thickness: float = 3.0e-3  # m; assumed: GelSight-class gels are a few mm thick (Yuan 2017)
+    young: float = 0.3e6  # Pa; assumed: soft silicone gels 0.1-1 MPa (Yuan 2017; Ma 2019 iFEM)
+    nu: float = 0.48  # 1; nearly incompressible silicone, 0.45-0.49 in the literature (Ma 2019)
+    marker_rows: int = 7  # count; GelSight Mini marker gel, 7 x 9 grid (gsrobotics marker tracking)
+    marker_cols: int = 9  # count; GelSight Mini marker gel, 7 x 9 grid (gsrobotics marker tracking)
+    marker_spacing: float = 1.9e-3  # m; chosen so the 7 x 9 grid spans the sensing area
+    max_cell: float = 0.65e-3  # m; largest traction-grid cell (grid pitch = spacing / integer)
+    flat_radius: float = 0.05  # m; curvature radius assumed for flat geoms (box, plane, mesh)
+
+    def __post_init__(self) -> None:
+        """Validate every field; raise ``ValueError`` naming the field and remedy."""
+        for name in ("size_x", "size_y", "thickness", "young", "marker_spacing", "max_cell",
+                     "flat_radius"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"GelPadConfig.{name}={value!r}; expected a finite value > 0")
+        if not (-1.0 < self.nu < 0.5):
+            raise ValueError(
+                f"GelPadConfig.nu={self.nu!r}; expected -1 < nu < 0.5 (an incompressible "
+                "nu = 0.5 has no compressible layer solution; use 0.49 for silicone)"
+            )
+        for name in ("marker_rows", "marker_cols"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"GelPadConfig.{name}={value!r}; expected an integer >= 1")
+        span_x = (self.marker_cols - 1) * self.marker_spacing
+        span_y = (self.marker_rows - 1) * self.marker_spacing
+        if span_x > self.size_x * (1 + 1e-9) or span_y > self.size_y * (1 + 1e-9):
+            raise ValueError(
+                f"markers outside the pad: a {self.marker_rows} x {self.marker_cols} grid at "
+                f"marker_spacing={self.marker_spacing} m spans {span_x:.4g} x {span_y:.4g} m but "
+                f"the pad is {self.size_x:.4g} x {self.size_y:.4g} m; reduce marker_spacing, "
+                "rows/cols, or enlarge size_x/size_y"
+            )
+
+    @property
+    def cell(self) -> float:
+        """Traction-grid pitch (m): ``marker_spacing / m`` with the least ``m`` <= ``max_cell``."""
+        m = max(1, math.ceil(self.marker_spacing / self.max_cell - 1e-12))
+        return self.marker_spacing / m
+
+    def marker_positions(self) -> np.ndarray:
+        """Undeformed marker positions ``(N, 2)`` in the pad frame (m), row-major."""
+        xs = (np.arange(self.marker_cols) - (self.marker_cols - 1) / 2) * self.marker_spacing
+        ys = (np.arange(self.marker_rows) - (self.marker_rows - 1) / 2) * self.marker_spacing
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], axis=-1)
+
+
+def _psv_compliance(kh: np.ndarray, nu: float) -> np.ndarray:
+    """Dimensionless P-SV compliance ``c(kh)`` of a layer bonded to a rigid base.
+
+    For surface tractions ``t_L = i tau e^{ikx}`` (longitudinal shear) and
+    pressure ``p e^{ikx}`` the surface displacements are
+    ``u_L = i f e^{ikx}``, ``u_z = g e^{ikx}`` (depth positive) with
+    ``[f, g] = c(kh) [tau, p] / (mu k)``. Solved from the general plane-strain
+    solution ``(A + B z) e^{-kz}`` / ``(A' + B' s) e^{-ks}`` (``s = h - z``),
+    which satisfies Navier's equation when ``C = -A - (3-4nu) B / k``,
+    ``D = -B`` (and mirrored), with ``sigma_xz = -t_x``, ``sigma_zz = -p`` at
+    ``z = 0`` and ``u = 0`` at ``z = h``. Basis functions decay from their own
+    boundary, so the system stays well conditioned for large ``kh``.
+
+    Args:
+        kh: Dimensionless wavenumbers ``k h`` (> 0).
+        nu: Poisson ratio.
+
+    Returns:
+        ``(len(kh), 2, 2)`` array ``[[c_LL, c_Lz], [c_zL, c_zz]]`` (symmetric).
+    """
+    s_tot = np.atleast_1d(np.asarray(kh, dtype=float))
+    lam = 2.0 * nu / (1.0 - 2.0 * nu)  # Lame lambda / mu
+    kap = 3.0 - 4.0 * nu
+
+    def basis(z: np.ndarray) -> tuple[np.ndarray, ...]:
+        s = s_tot - z
+        e1, e2 = np.exp(-z), np.exp(-s)
+        f = np.stack([e1, z * e1, e2, s * e2], -1)
+        g = np.stack([-e1, (-kap - z) * e1, e2, (kap + s) * e2], -1)
+        fp = np.stack([-e1, (1.0 - z) * e1, e2, -(1.0 - s) * e2], -1)
+        gp = np.stack([e1, (kap - 1.0 + z) * e1, e2, -(1.0 - kap - s) * e2], -1)
+        return f, g, fp, gp
+
+    f0, g0, fp0, gp0 = basis(np.zeros_like(s_tot))
+    fh, gh, _, _ = basis(s_tot)
+    mat = np.stack([fp0 + g0, lam * (-f0 + gp0) + 2.0 * gp0, fh, gh], axis=1)
+    rhs = np.zeros((s_tot.size, 4, 2))
+    rhs[:, 0, 0] = -1.0  # sigma_xz(0) = -tau
+    rhs[:, 1, 1] = -1.0  # sigma_zz(0) = -p
+    coef = np.linalg.solve(mat, rhs)  # (n, 4, 2)
+    out = np.empty((s_tot.size, 2, 2))
+    out[:, 0, :] = np.einsum("nk,nkj->nj", f0, coef)
+    out[:, 1, :] = np.einsum("nk,nkj->nj", g0, coef)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _compliance_splines(nu: float) -> tuple[CubicSpline, CubicSpline, CubicSpline]:
+    """Splines in ``log(kh)`` of ``c_LL/kh``, ``c_Lz/kh``, ``c_zz/kh`` (finite at ``kh -> 0``)."""
+    s = np.logspace(np.log10(_KH_MIN), np.log10(_KH_MAX), _KH_POINTS)
+    c = _psv_compliance(s, nu) / s[:, None, None]
+    x = np.log(s)
+    return CubicSpline(x, c[:, 0, 0]), CubicSpline(x, c[:, 0, 1]), CubicSpline(x, c[:, 1, 1])
+
+
+def layer_compliance(
+    k: np.ndarray, thickness: float, young: float, nu: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Surface compliances of a bonded layer at wavenumber magnitudes ``k`` (m/Pa * m^2 = m^3/N).
+
+    Returns ``(C_LL, C_Lz, C_zz, C_TT)`` such that, in Fourier space,
+    ``u_L = C_LL t_L + i C_Lz t_z``, ``u_z = -i C_Lz t_L + C_zz t_z``,
+    ``u_T = C_TT t_T`` (``L``/``T`` along/across the wavevector, ``z`` depth).
+    At ``k = 0`` these are ``h/mu, 0, h/(lambda + 2 mu), h/mu`` (uniform shear
+    and uniaxial strain); for ``kh -> inf`` the half-space values
+    ``(1-nu)/(mu k), (1-2nu)/(2 mu k), (1-nu)/(mu k), 1/(mu k)``.
+
+    Args:
+        k: Wavenumber magnitudes (rad/m, >= 0).
+        thickness: Layer thickness ``h`` (m).
+        young: Young's modulus (Pa).
+        nu: Poisson ratio.
+    """
+    mu = cm.shear_modulus(young, nu)
+    s = np.asarray(k, dtype=float) * thickness
+    scale = thickness / mu
+    near = s <= _KH_MAX
+    far_s = np.where(near, 1.0, s)
+    # half-space asymptotes (exact to e^(-2 kh) beyond _KH_MAX)
+    c_ll = (1.0 - nu) / far_s
+    c_lz = (1.0 - 2.0 * nu) / (2.0 * far_s)
+    c_zz = c_ll.copy()
+    if np.any(near):
+        spl_ll, spl_lz, spl_zz = _compliance_splines(float(nu))
+        x = np.log(np.maximum(s[near], _KH_MIN))
+        c_ll[near], c_lz[near], c_zz[near] = spl_ll(x), spl_lz(x), spl_zz(x)
+    small = s < 1e-6
+    c_tt = np.tanh(s) / np.where(small, 1.0, s)
+    c_tt[small] = 1.0
+    c_ll *= scale
+    c_lz *= scale
+    c_zz *= scale
+    c_tt *= scale
+    return c_ll, c_lz, c_zz, c_tt
+
+
+class ElasticLayer:
+    """Surface Green's function of a gel layer on a rigid base, sampled on a cell grid.
+
+    Tractions are piecewise constant on square cells of pitch ``cell``;
+    ``kernel[a, b, i, j]`` is the displacement component ``a`` (x, y, depth)
+    at offset ``(i, j) * cell + shift`` (periodic indices) from the centre of a
+    cell loaded by a unit traction component ``b`` (x-shear, y-shear,
+    pressure; Pa). The grid period is at least ``grid + 6 h / cell`` so the
+    periodic images of any load on the ``grid`` are negligible.
+
+    Args:
+        young: Young's modulus (Pa).
+        nu: Poisson ratio (< 0.5).
+        thickness: Layer thickness (m).
+        cell: Cell pitch (m).
+        grid: ``(nx, ny)`` cells that carry tractions.
+        shift: ``(dx, dy)`` offset of the evaluation points from cell centres (m).
+    """
+
+    def __init__(
+        self,
+        young: float,
+        nu: float,
+        thickness: float,
+        cell: float,
+        grid: tuple[int, int],
+        shift: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        cm.shear_modulus(young, nu)  # validates young and nu
+        if not (math.isfinite(thickness) and thickness > 0):
+            raise ValueError(f"thickness={thickness!r} m; expected a finite value > 0")
+        if not (math.isfinite(cell) and cell > 0):
+            raise ValueError(f"cell={cell!r} m; expected a finite value > 0")
+        if min(grid) < 1:
+            raise ValueError(f"grid={grid!r}; expected two cell counts >= 1")
+        self.young, self.nu, self.thickness, self.cell = young, nu, thickness, cell
+        self.grid = (int(grid[0]), int(grid[1]))
+        self.shift = (float(shift[0]), float(shift[1]))
+        margin = math.ceil(_PERIOD_MARGIN_THICKNESSES * thickness / cell)
+        self.period = tuple(scipy.fft.next_fast_len(n + margin + 1, real=True) for n in self.grid)
+        self.kernel_hat = self._kernel_hat()  # (3, 3, Px, Py//2+1) complex
+        self.kernel = scipy.fft.irfft2(self.kernel_hat, s=self.period, axes=(-2, -1))
+
+    def _kernel_hat(self) -> np.ndarray:
+        """Fourier transform of the cell kernel, aliases summed (Poisson summation)."""
+        px, py = self.period
+        d = self.cell
+        kx0 = 2 * np.pi * scipy.fft.fftfreq(px, d)[:, None]
+        ky0 = 2 * np.pi * scipy.fft.rfftfreq(py, d)[None, :]
+        out = np.zeros((3, 3, px, py // 2 + 1), dtype=complex)
+        for mx in range(-_ALIASES, _ALIASES + 1):
+            for my in range(-_ALIASES, _ALIASES + 1):
+                kx = kx0 + 2 * np.pi * mx / d
+                ky = ky0 + 2 * np.pi * my / d
+                k = np.hypot(kx, ky)
+                c_ll, c_lz, c_zz, c_tt = layer_compliance(k, self.thickness, self.young, self.nu)
+                kk = np.where(k > 0, k, 1.0)
+                nx, ny = np.where(k > 0, kx / kk, 0.0), np.where(k > 0, ky / kk, 0.0)
+                # uniform traction on one cell: sinc in each direction; shift: phase
+                w = np.sinc(kx * d / (2 * np.pi)) * np.sinc(ky * d / (2 * np.pi))
+                if self.shift != (0.0, 0.0):
+                    w = w * np.exp(1j * (kx * self.shift[0] + ky * self.shift[1]))
+                dl = c_ll - c_tt
+                out[0, 0] += w * (c_tt + dl * nx * nx)
+                out[1, 1] += w * (c_tt + dl * ny * ny)
+                out[0, 1] += w * dl * nx * ny
+                out[0, 2] += w * 1j * c_lz * nx
+                out[1, 2] += w * 1j * c_lz * ny
+                out[2, 2] += w * c_zz
+        out[1, 0] = out[0, 1]
+        out[2, 0] = -out[0, 2]
+        out[2, 1] = -out[1, 2]
+        return out
+
+    def field(self, traction: np.ndarray) -> np.ndarray:
+        """Displacements at every cell (centre + ``shift``) from cell tractions, by FFT.
+
+        Args:
+            traction: ``(3, nx, ny)`` cell tractions (Pa): x-shear, y-shear, pressure.
+
+        Returns:
+            ``(3, nx, ny)`` displacements (m): x, y, depth.
+        """
+        t = np.asarray(traction, dtype=float)
+        if t.shape != (3, *self.grid):
+            raise ValueError(f"traction has shape {t.shape}; expected (3, {self.grid[0]}, "
+                             f"{self.grid[1]}) cell tractions in Pa")
+        t_hat = scipy.fft.rfft2(t, s=self.period, axes=(-2, -1))
+        u_hat = np.einsum("abij,bij->aij", self.kernel_hat, t_hat)
+        u = scipy.fft.irfft2(u_hat, s=self.period, axes=(-2, -1))
+        return u[:, : self.grid[0], : self.grid[1]]
+
+    def influence_matrix(self, points: np.ndarray) -> np.ndarray:
+        """Dense map from cell tractions to displacements at grid points.
+
+        Args:
+            points: ``(N, 2)`` integer cell indices ``(ix, iy)`` of the
+                evaluation points (each at its cell centre + ``shift``).
+
+        Returns:
+            ``(3 * C, 3 * N)`` matrix ``Mt`` (m/Pa) with ``C = nx * ny``; rows
+            are ``cell * 3 + traction component`` (cells in C order of
+            ``(nx, ny)``), columns ``point * 3 + displacement component``, so
+            ``u.ravel() = t.ravel() @ Mt`` for ``t`` of shape ``(C, 3)``.
+        """
+        pts = np.asarray(points, dtype=int)
+        nx, ny = self.grid
+        cx, cy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        cx, cy = cx.ravel(), cy.ravel()
+        ox = (pts[None, :, 0] - cx[:, None]) % self.period[0]  # (C, N)
+        oy = (pts[None, :, 1] - cy[:, None]) % self.period[1]
+        blocks = self.kernel[:, :, ox, oy]  # (3 disp, 3 trac, C, N)
+        return np.ascontiguousarray(blocks.transpose(2, 1, 3, 0)).reshape(3 * cx.size, 3 * len(pts))
+
+
+def hertz_patch_radius(
+    force: float, curvature_radius: float, thickness: float, young: float, nu: float
+) -> float:
+    """Contact radius of a rigid sphere of radius ``R`` on a bonded gel layer at a given force.
+
+    Inverts Dimitriadis et al. (2002) eq. 12 ``F(delta)`` for the depth and
+    returns ``a = sqrt(R delta)`` (the Hertz radius at that depth), so thin
+    gels carry the load on a smaller, stiffer patch than a half-space would.
+    Newton iterations on ``chi = a / h`` start from the half-space Hertz radius.
+
+    Args:
+        force: Normal force (N, >= 0).
+        curvature_radius: Indenter curvature radius (m).
+        thickness: Gel thickness (m).
+        young: Gel Young's modulus (Pa).
+        nu: Gel Poisson ratio.
+
+    Returns:
+        Contact radius (m).
+    """
+    if force <= 0.0:
+        return 0.0
+    e_star = young / (1.0 - nu * nu)
+    a0, b0 = cm.dimitriadis_bonded_coefficients(nu)
+    pi = math.pi
+    c1 = -2 * a0 / pi
+    c2 = 4 * a0 * a0 / pi**2
+    c3 = -8 / pi**3 * (a0**3 + 4 * pi**2 * b0 / 15)
+    c4 = 16 * a0 / pi**4 * (a0**3 + 3 * pi**2 * b0 / 5)
+    scale = 4.0 * e_star * thickness**3 / (3.0 * curvature_radius)  # F = scale chi^3 series
+    chi = (force / scale) ** (1.0 / 3.0)
+    for _ in range(30):
+        ser = 1 + chi * (c1 + chi * (c2 + chi * (c3 + chi * c4)))
+        dser = c1 + chi * (2 * c2 + chi * (3 * c3 + chi * 4 * c4))
+        fval = scale * chi**3 * ser - force
+        dval = scale * (3 * chi * chi * ser + chi**3 * dser)
+        step = fval / dval if dval > 0 else 0.0
+        chi = max(chi - step, 0.5 * chi)
+        if abs(step) < 1e-12 * max(chi, 1e-30):
+            break
+    return chi * thickness
+
+
+# Rotation from pad frame (x, y, outward normal) to the geom frame, per sensing face.
+_FACE_ROTATIONS: dict[str, np.ndarray] = {
+    "+z": np.eye(3),
+    "-z": np.array([[1.0, 0, 0], [0, -1, 0], [0, 0, -1]]),
+    "+x": np.array([[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]]),
+    "-x": np.array([[0.0, 0, -1], [0, 1, 0], [1, 0, 0]]),
+    "+y": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]),
+    "-y": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]),
+}
+
+
+@dataclass(frozen=True)
+class TactileReading:
+    """One step of a tactile pad's output, in the pad frame (``z`` = outward normal).
+
+    Attributes:
+        markers: ``(N, 3)`` marker displacements (m); pressing gives ``u_z < 0``.
+        pressure: ``(nx, ny)`` contact pressure on the traction grid (Pa).
+        force: ``(3,)`` net force of the contacts on the pad (N).
+        torque: ``(3,)`` net torque about the sensing-surface centre (N m).
+        contact_area: Area of grid cells carrying pressure (m^2).
+        shear: ``(2, nx, ny)`` tangential tractions on the grid (Pa).
+    """
+
+    markers: np.ndarray
+    pressure: np.ndarray
+    force: np.ndarray
+    torque: np.ndarray
+    contact_area: float
+    shear: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MarkerObservation:
+    """Camera-tracked marker positions with noise and lost markers.
+
+    Attributes:
+        pixels: ``(N, 2)`` marker centres in image pixels (column, row); ``nan`` if lost.
+        lost: ``(N,)`` bool mask of markers the tracker lost this frame.
+    """
+
+    pixels: np.ndarray
+    lost: np.ndarray
+
+
+class TactilePad:
+    """A gel pad attached to a box geom of a compiled MuJoCo model.
+
+    The sensing surface is the geom's ``face`` (e.g. ``"+z"``: the face at
+    ``z = +size[2]`` in the geom frame); the pad frame has its origin at the
+    face centre and ``z`` along the face's outward normal. Each call to
+    :meth:`update` reads the contacts involving the geom, spreads every contact
+    force over a Hertz-shaped patch (radius from the force and the other
+    geom's curvature through the thin-layer contact law, shear with the same
+    shape), and maps the cell tractions to marker displacements with the
+    pad's precomputed influence matrix.
+
+    Args:
+        model: Compiled model.
+        geom: Name of the pad's box geom.
+        config: Gel pad parameters.
+        face: Sensing face of the box: one of ``+x, -x, +y, -y, +z, -z``.
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        geom: str,
+        config: GelPadConfig | None = None,
+        face: str = "+z",
+    ) -> None:
+        self.config = config if config is not None else GelPadConfig()
+        cfg = self.config
+        if face not in _FACE_ROTATIONS:
+            raise ValueError(f"face={face!r}; expected one of {sorted(_FACE_ROTATIONS)}")
+        try:
+            self.geom_id = int(model.geom(geom).id)
+        except KeyError as exc:
+            raise ValueError(f"geom={geom!r} is not a geom of the model; name the pad's box geom")\
+                from exc
+        if model.geom_type[self.geom_id] != mujoco.mjtGeom.mjGEOM_BOX:
+            raise ValueError(f"geom={geom!r} must be a box (the pad's sensing face is a box face)")
+        self.model = model
+        self.face = face
+        self.rot_pad_to_geom = _FACE_ROTATIONS[face]
+        half = model.geom_size[self.geom_id]
+        face_half = np.abs(self.rot_pad_to_geom) @ half  # pad-frame half extents
+        if cfg.size_x > 2 * face_half[0] * (1 + 1e-6) or cfg.size_y > 2 * face_half[1] * (1 + 1e-6):
+            raise ValueError(
+                f"GelPadConfig size {cfg.size_x} x {cfg.size_y} m exceeds the {face} face of "
+                f"geom {geom!r} ({2 * face_half[0]:.4g} x {2 * face_half[1]:.4g} m); "
+                "shrink the pad or enlarge the geom"
+            )
+        self.origin_in_geom = self.rot_pad_to_geom @ np.array([0.0, 0.0, face_half[2]])
+
+        d = cfg.cell
+        self.cell = d
+        nx = math.ceil(cfg.size_x / d - 1e-9)
+        ny = math.ceil(cfg.size_y / d - 1e-9)
+        # marker grid parity: markers at integer multiples of d from cell centres plus shift
+        self.grid = (nx, ny)
+        self.cell_x = (np.arange(nx) - (nx - 1) / 2) * d
+        self.cell_y = (np.arange(ny) - (ny - 1) / 2) * d
+        markers = cfg.marker_positions()
+        fx = (markers[:, 0] - self.cell_x[0]) / d
+        fy = (markers[:, 1] - self.cell_y[0]) / d
+        ix, iy = np.floor(fx + 1e-9).astype(int), np.floor(fy + 1e-9).astype(int)
+        shift = ((fx[0] - ix[0]) * d, (fy[0] - iy[0]) * d)
+        self.markers = markers
+        self.layer = ElasticLayer(cfg.young, cfg.nu, cfg.thickness, d, self.grid, shift)
+        self.influence = self.layer.influence_matrix(np.stack([ix, iy], -1))  # (3C, 3N)
+        self._cx, self._cy = np.meshgrid(self.cell_x, self.cell_y, indexing="ij")
+        self._f6 = np.zeros(6)
+        self._radius = np.array([self._other_radius(g) for g in range(model.ngeom)])
+        self._rows3 = np.arange(3)
+        q = d / 4.0
+        self._sub = np.array([[-q, -q], [-q, q], [q, -q], [q, q]])
+
+    # ---------------------------------------------------------------- tractions
+    def _other_radius(self, other: int) -> float:
+        """Curvature radius of the geom touching the pad (m)."""
+        m = self.model
+        gtype = m.geom_type[other]
+        size = m.geom_size[other]
+        if gtype in (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE,
+                     mujoco.mjtGeom.mjGEOM_CYLINDER):
+            return float(size[0])
+        if gtype == mujoco.mjtGeom.mjGEOM_ELLIPSOID:
+            return float(np.min(size))
+        return self.config.flat_radius
+
+    def contact_loads(self, data: mujoco.MjData) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Contact forces on the pad, in the pad frame.
+
+        Returns:
+            One ``(position (3,), force (3,), curvature radius)`` per active
+            contact touching the pad geom: position relative to the surface
+            centre (m), force the other body exerts on the gel (N).
+        """
+        ncon = data.ncon
+        if ncon == 0:
+            return []
+        geoms = data.contact.geom[:ncon]
+        hits = np.nonzero((geoms[:, 0] == self.geom_id) | (geoms[:, 1] == self.geom_id))[0]
+        if hits.size == 0:
+            return []
+        rot_geom = data.geom_xmat[self.geom_id].reshape(3, 3)
+        rot = rot_geom @ self.rot_pad_to_geom  # pad -> world
+        origin = data.geom_xpos[self.geom_id] + rot_geom @ self.origin_in_geom
+        loads = []
+        frames = data.contact.frame
+        positions = data.contact.pos
+        f6 = self._f6
+        for i in hits:
+            mujoco.mj_contactForce(self.model, data, int(i), f6)
+            f_world = f6[:3] @ frames[i].reshape(3, 3)  # force on geom2, world frame
+            g1, g2 = geoms[i]
+            if g1 == self.geom_id:
+                f_world = -f_world
+                other = g2
+            else:
+                other = g1
+            loads.append(((positions[i] - origin) @ rot, f_world @ rot, self._radius[other]))
+        return loads
+
+    def tractions(self, loads: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+        """Spread contact loads over the grid as Hertz-shaped patches.
+
+        Each load with normal force ``N`` (pressing the gel, ``-F_z``) gets a
+        pressure ``p0 sqrt(1 - r^2/a^2)`` centred on the contact point, with
+        ``a`` from :func:`hertz_patch_radius`; cell values are averages over
+        2 x 2 sub-samples, rescaled so the cells on the pad carry exactly ``N``.
+        Its tangential force rides on the same shape (``q = F_t p / N``).
+        Loads that pull on the gel (``F_z > 0``) are ignored.
+
+        Args:
+            loads: Output of :meth:`contact_loads`.
+
+        Returns:
+            ``(C, 3)`` cell tractions (Pa): x-shear, y-shear, pressure.
+        """
+        cfg = self.config
+        nx, ny = self.grid
+        t = np.zeros((nx * ny, 3))
+        t3 = t.reshape(nx, ny, 3)
+        d = self.cell
+        for pos, force, radius in loads:
+            normal = -force[2]
+            if normal <= 0.0:
+                continue
+            a = hertz_patch_radius(normal, radius, cfg.thickness, cfg.young, cfg.nu)
+            reach = a + d
+            x0, y0 = self.cell_x[0], self.cell_y[0]
+            i0 = max(0, math.ceil((pos[0] - reach - x0) / d))
+            i1 = min(nx, math.floor((pos[0] + reach - x0) / d) + 1)
+            j0 = max(0, math.ceil((pos[1] - reach - y0) / d))
+            j1 = min(ny, math.floor((pos[1] + reach - y0) / d) + 1)
+            if i0 >= i1 or j0 >= j1:  # contact beyond the pad edge: nearest cell
+                i0 = min(max(round((pos[0] - x0) / d), 0), nx - 1)
+                j0 = min(max(round((pos[1] - y0) / d), 0), ny - 1)
+                i1, j1 = i0 + 1, j0 + 1
+            dx = self._cx[i0:i1, j0:j1] - pos[0]
+            dy = self._cy[i0:i1, j0:j1] - pos[1]
+            inv_a2 = 1.0 / (a * a) if a > 0 else 0.0
+            # 2 x 2 sub-samples per cell (offsets +-d/4) approximate the cell average
+            sx = (dx[..., None] + self._sub[:, 0]) ** 2 + (dy[..., None] + self._sub[:, 1]) ** 2
+            shape = np.sqrt(np.clip(1.0 - sx * inv_a2, 0.0, None)).sum(-1)
+            total = shape.sum()
+            if total <= 0.0:  # patch smaller than a cell: put the load on the nearest cell
+                shape[:] = 0.0
+                ci = np.unravel_index(np.argmin(dx * dx + dy * dy), dx.shape)
+                shape[ci] = 1.0
+                total = 1.0
+            p = shape * (normal / (total * d * d))
+            win = t3[i0:i1, j0:j1]
+            win[..., 2] += p
+            win[..., 0] += p * (force[0] / normal)
+            win[..., 1] += p * (force[1] / normal)
+        return t
+
+    # ----------------------------------------------------------------- outputs
+    def marker_field(self, traction: np.ndarray) -> np.ndarray:
+        """Marker displacements ``(N, 3)`` in the pad frame from cell tractions ``(C, 3)``.
+
+        Only the rows of loaded cells take part in the product, so a local
+        contact costs a fraction of the full ``(3C, 3N)`` matrix.
+        """
+        active = np.flatnonzero(traction[:, 2])
+        if active.size * 3 < traction.shape[0]:
+            rows = (active[:, None] * 3 + self._rows3).ravel()
+            u = traction[active].ravel() @ self.influence[rows]
+        else:
+            u = traction.ravel() @ self.influence
+        u = u.reshape(-1, 3)
+        u[:, 2] *= -1.0  # depth -> outward normal
+        return u
+
+    def batch_marker_fields(self, tractions: np.ndarray) -> np.ndarray:
+        """Marker fields of many pads (same config) at once: one matrix product.
+
+        Args:
+            tractions: ``(B, C, 3)`` cell tractions (Pa) stacked over pads/sims.
+
+        Returns:
+            ``(B, N, 3)`` marker displacements (m) in the pad frame.
+        """
+        t = np.asarray(tractions, dtype=float)
+        b = t.shape[0]
+        u = (t.reshape(b, -1) @ self.influence).reshape(b, -1, 3)
+        u[..., 2] *= -1.0
+        return u
+
+    def update(self, data: mujoco.MjData) -> TactileReading:
+        """Read this step's contacts and return the pad's marker field and loads."""
+        loads = self.contact_loads(data)
+        nx, ny = self.grid
+        traction = self.tractions(loads)
+        force = np.zeros(3)
+        torque = np.zeros(3)
+        for pos, f, _ in loads:
+            force += f
+            torque += (pos[1] * f[2] - pos[2] * f[1], pos[2] * f[0] - pos[0] * f[2],
+                       pos[0] * f[1] - pos[1] * f[0])
+        pressure = traction[:, 2].reshape(nx, ny)
+        return TactileReading(
+            markers=self.marker_field(traction),
+            pressure=pressure,
+            force=force,
+            torque=torque,
+            contact_area=float(np.count_nonzero(pressure > 0.0)) * self.cell**2,
+            shear=traction[:, :2].T.reshape(2, nx, ny),
+        )
+
+    def observe_markers(
+        self,
+        reading: TactileReading,
+        rng: np.random.Generator,
+        pixels_per_metre: float = 320 / 18.6e-3,
+        noise_px: float = 0.2,
+        lost_probability: float = 0.01,
+    ) -> MarkerObservation:
+        """Project markers into the sensor camera with tracking noise and dropouts.
+
+        An orthographic view from below the gel (the camera looks along the
+        pad normal through the backing); pixel ``(col, row)`` grows with
+        pad ``(x, -y)`` and the image centre is the pad centre.
+
+        Args:
+            reading: The pad reading to image.
+            rng: The episode's random generator (noise and dropouts).
+            pixels_per_metre: Image scale; default 320 px across 18.6 mm
+                (GelSight Mini streams resized to 320 x 240 px, gsrobotics).
+            noise_px: Standard deviation of the tracker's centroid noise (px).
+            lost_probability: Chance that a marker is lost in a frame.
+
+        Returns:
+            The tracked marker pixels and the lost-marker mask.
+        """
+        if not (noise_px >= 0 and 0 <= lost_probability <= 1 and pixels_per_metre > 0):
+            raise ValueError(
+                f"noise_px={noise_px!r} (>= 0), lost_probability={lost_probability!r} "
+                f"(0..1), pixels_per_metre={pixels_per_metre!r} (> 0) out of range"
+            )
+        pos = self.markers + reading.markers[:, :2]
+        w = self.config.size_x * pixels_per_metre
+        h = self.config.size_y * pixels_per_metre
+        pix = np.stack([w / 2 + pos[:, 0] * pixels_per_metre, h / 2 - pos[:, 1] * pixels_per_metre],
+                       -1)
+        pix = pix + rng.normal(0.0, noise_px, size=pix.shape)
+        lost = rng.random(len(pix)) < lost_probability
+        pix[lost] = np.nan
+        return MarkerObservation(pixels=pix, lost=lost)
