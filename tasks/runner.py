@@ -189,16 +189,19 @@ def _run_local(
         return
     # 'spawn': a fresh interpreter per worker; MuJoCo/OpenGL state must not be forked.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    try:
         futures = {pool.submit(run_episode, spec, factory): spec for spec in specs}
-        try:
-            for fut in as_completed(futures):
-                on_done(futures[fut], fut.result())
-        except BrokenProcessPool as exc:
-            raise RuntimeError(
-                "a worker process died (crashed or was killed) while running episodes; "
-                "finished episodes are stored - rerun the same command to resume"
-            ) from exc
+        for fut in as_completed(futures):
+            on_done(futures[fut], fut.result())
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            "a worker process died (crashed or was killed) while running episodes; "
+            "finished episodes are stored - rerun the same command to resume"
+        ) from exc
+    finally:
+        # On Ctrl-C or an error, drop the queued episodes instead of finishing them all.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_ray(

@@ -181,7 +181,7 @@ def _count(db: Path) -> int:
         conn.close()
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_sigkill_mid_batch_then_resume(tmp_path: Path, workers: int):
     db = tmp_path / "kill.sqlite"
     env = {
@@ -208,6 +208,7 @@ def test_sigkill_mid_batch_then_resume(tmp_path: Path, workers: int):
     assert len({r.run_id for r in rows}) == 2  # first rows kept, the rest from the rerun
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_identical_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ray = pytest.importorskip("ray")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]))
