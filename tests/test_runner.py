@@ -268,7 +268,8 @@ def test_cli_evaluate_json_and_report(
     assert moon["success_rate"] == 1.0 and moon["ci_low"] < 1.0 and moon["ci_high"] == 1.0
     assert "impact_speed" in moon["metrics"]
     ind = {i["id"]: i for i in out["indicators"]}
-    assert ind["conditions"]["value"] == 3 and ind["conditions"]["pass"] is False
+    # moon and earth; the "free-fall" variant is an ablation and not counted
+    assert ind["conditions"]["value"] == 2 and ind["conditions"]["pass"] is False
     assert ind["scene-library"]["pass"] is None
     assert ind["task-success"]["target"] == 0.9
     # Rerun: nothing new to run; human output.
