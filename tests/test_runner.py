@@ -107,7 +107,8 @@ def test_episode_physics_matches_closed_form():
     assert out.metrics["landed"] == 1.0 and "height" in out.metrics
 
 
-def test_errors_become_recorded_failures(tmp_path: Path):
+def test_errors_become_recorded_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo logs the instability warning to ./MUJOCO_LOG.TXT
     suite = Suite(
         "faulty",
         "",
