@@ -10,17 +10,19 @@ How each indicator is derived from the rows (:func:`measurements_from_rows`):
   variant ``""``, on the extreme conditions (not in
   :data:`REFERENCE_CONDITIONS`), with its Wilson 95 % interval.
 * ``perception`` — mean of ``metrics["perception_accuracy"]`` (each episode's
-  fraction of frames within tolerance) over the episodes that report it, with
-  a Student-t 95 % interval over episodes.
+  fraction of frames within tolerance) over the variant-``""`` episodes that
+  report it, with a Student-t 95 % interval over episodes.
 * ``tactile-success`` — success pooled over the episodes of the touch tasks
   (:data:`TOUCH_TASKS`) with variant ``""`` (ablations such as
   ``"no-touch"`` excluded), Wilson 95 % interval.
 * ``marker-error`` — the largest ``metrics["marker_max_rel_error"]`` over the
-  episodes that report it (the indicator bounds the *maximum*; no interval).
-* ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the episodes
-  that report it, Student-t interval.
+  episodes that report it, all variants (the indicator bounds the *maximum*,
+  so every measured field counts; no interval).
+* ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the
+  variant-``""`` episodes that report it, Student-t interval.
 * ``conditions`` — the number of distinct extreme working conditions (not in
-  :data:`REFERENCE_CONDITIONS`) among the extreme-environment task episodes.
+  :data:`REFERENCE_CONDITIONS`) among the variant-``""`` episodes of the
+  extreme-environment tasks.
 * ``scene-library`` and ``training-speed`` — not derivable from episodes;
   "not measured" unless given in ``extra_measurements`` (from the scene
   library and the throughput benchmark).
@@ -171,7 +173,7 @@ def measurements_from_rows(rows: Sequence[EpisodeRecord]) -> dict[str, Measureme
                 f"{rate.n} episodes of {what} tasks ({', '.join(tasks)}); Wilson 95 %",
             )
     for ind_id, key in (("perception", PERCEPTION_KEY), ("sim2real-loss", SIM2REAL_KEY)):
-        vals = _metric_values(rows, key)
+        vals = _metric_values(default, key)
         if vals.size:
             m = t_interval(vals)
             out[ind_id] = Measurement(
