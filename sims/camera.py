@@ -129,7 +129,7 @@ class AutoExposure:
     """Frame-to-frame auto-exposure that drives the mean signal to a target fraction.
 
     After each frame the exposure for the next one becomes
-    ``t * target / measured`` (measured = mean dark-subtracted DN over the ADC
+    ``t * target / measured`` (measured = mean black-level-subtracted DN over the ADC
     range), clipped to the bounds: what a camera's AE loop does with one frame of lag.
     """
 
