@@ -128,6 +128,12 @@ class EpisodeRecord:
             self, "metrics", MappingProxyType({str(k): float(v) for k, v in self.metrics.items()})
         )
 
+    def __reduce__(self) -> tuple[type[EpisodeRecord], tuple[object, ...]]:
+        # Picklable despite the read-only metrics view (records may cross processes).
+        values = [getattr(self, f.name) for f in fields(self)]
+        values[[f.name for f in fields(self)].index("metrics")] = dict(self.metrics)
+        return (type(self), tuple(values))
+
     @property
     def key(self) -> EpisodeKey:
         """The episode's unique key within its suite."""

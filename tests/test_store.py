@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -59,9 +60,7 @@ def test_insert_roundtrip_and_duplicates(tmp_path: Path):
         assert again.done_keys("smoke") == {
             EpisodeKey("embodisim/RoverTraverse-v0", "lunar-mare-day", "scripted", 0, 0, ""),
             EpisodeKey("embodisim/RoverTraverse-v0", "lunar-mare-day", "scripted", 1, 1, ""),
-            EpisodeKey(
-                "embodisim/RoverTraverse-v0", "lunar-mare-day", "scripted", 0, 0, "no-touch"
-            ),
+            EpisodeKey("embodisim/RoverTraverse-v0", "lunar-mare-day", "scripted", 0, 0, "no-touch"),
         }
         assert again.done_keys("extreme") == set()
         assert again.rows(suite="extreme") == []
@@ -120,3 +119,10 @@ def test_record_is_frozen_and_metrics_read_only():
         r.success = False  # type: ignore[misc]
     with pytest.raises(TypeError):
         r.metrics["tilt"] = 1.0  # type: ignore[index]
+
+
+def test_record_pickles():
+    r = _rec(2, sim_error="x")
+    back = pickle.loads(pickle.dumps(r))
+    assert back.to_row() == r.to_row()
+    assert back.key == r.key
