@@ -1,0 +1,24 @@
+"""Perception from the robot's own camera and instruments (classical, no learning).
+
+* :mod:`tasks.perception.camera` - a colour radiometric camera whose absolute
+  scale comes from the scene (``Scene.light_ref``), square-root companded to 8 bit;
+* :mod:`tasks.perception.beacon` - goal-beacon detection and ranging (known height,
+  levelled with the IMU attitude) from one image;
+* :mod:`tasks.perception.hazards` - rock-hazard detection on the ground image.
+
+Nothing here reads simulator state at run time: inputs are images, the camera's
+calibration (intrinsics and mount, fixed at construction) and IMU readings.
+"""
+
+from tasks.perception.beacon import BeaconDetection, BeaconDetector, beacon_position_rover
+from tasks.perception.camera import CameraModel, ColourCamera, decode_sqrt8, encode_sqrt8
+
+__all__ = [
+    "BeaconDetection",
+    "BeaconDetector",
+    "CameraModel",
+    "ColourCamera",
+    "beacon_position_rover",
+    "decode_sqrt8",
+    "encode_sqrt8",
+]

@@ -1,0 +1,131 @@
+"""Goal-beacon detection and ranging from one colour frame plus the IMU attitude.
+
+The goal marker built by ``scenes.build`` is an orange pole (0.8 m) topped by an
+orange sphere (radius 0.12 m): ``GOAL_BEACON_HEIGHT + 0.12 = 0.92 m`` tall, standing
+on the ground at the goal. Orange (linear RGB 1.0, 0.45, 0.0) has almost no blue,
+unlike regolith of any body in the catalog, dust fog or the black sky, so the
+detector segments pixels by chromaticity ``(r, b) = (R, B) / (R + G + B)`` after a
+noise floor on ``R + G + B``; the largest 8-connected blob is the beacon.
+
+Ranging by known height, levelled with the IMU: for a vertical pole of height
+``h`` whose top and bottom are seen at elevation angles ``a_t`` and ``a_b`` (rays
+rotated into a gravity-levelled frame with the attitude quaternion), the
+horizontal distance is ``D = h / (tan a_t - tan a_b)`` whatever the camera's
+height above the ground. When the blob touches the image's top or bottom edge,
+the sphere's apparent width gives the range instead (``D ~ f d / w``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from scenes.build import GOAL_BEACON_HEIGHT
+from tasks.perception.camera import CameraModel, decode_sqrt8
+
+BEACON_SPHERE_RADIUS = 0.12  # [m] radius of the "goal_beacon" sphere (scenes.build)
+BEACON_TOTAL_HEIGHT = GOAL_BEACON_HEIGHT + BEACON_SPHERE_RADIUS  # [m] ground to sphere top
+BEACON_CENTRE_HEIGHT = GOAL_BEACON_HEIGHT / 2  # [m] the "goal" site centre above the ground
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class BeaconDetection:
+    """One detection in image and rover coordinates."""
+
+    u: float  # [px] blob column centroid
+    v_top: float  # [px] top edge of the blob
+    v_bottom: float  # [px] bottom edge of the blob
+    pixels: int  # blob size [px]
+    distance: float  # [m] horizontal distance camera -> beacon
+    goal_body: tuple[float, float, float]  # [m] beacon centre (goal site) in the rover frame
+    method: str  # "height" | "sphere"
+
+
+@dataclass(frozen=True)
+class BeaconDetector:
+    """Chromaticity segmentation + known-height ranging (thresholds are tunable knobs)."""
+
+    min_red: float = 0.56  # [-] r = R/(R+G+B) of a beacon pixel (orange: 0.69; Mars soil: 0.52)
+    max_blue: float = 0.10  # [-] b = B/(R+G+B) (orange: 0.0; Mars soil 0.19; grey 0.33)
+    min_signal: float = 0.003  # [-] R+G+B as a fraction of full scale: ~15x the read noise
+    min_pixels: int = 2  # smallest blob accepted [px]
+    smooth_sigma: float = 0.0  # [px] Gaussian pre-filter of the channels (0 = off)
+
+    def mask(self, image: NDArray[np.uint8]) -> NDArray[np.bool_]:
+        """Beacon-coloured pixels of a companded frame ``(H, W, 3)``."""
+        x = decode_sqrt8(image)
+        if self.smooth_sigma > 0:
+            x = ndimage.gaussian_filter(x, sigma=(self.smooth_sigma, self.smooth_sigma, 0))
+        s = x.sum(axis=-1)
+        ok = s > self.min_signal
+        safe = np.where(ok, s, 1.0)
+        return ok & (x[..., 0] / safe > self.min_red) & (x[..., 2] / safe < self.max_blue)
+
+    def detect(
+        self, image: NDArray[np.uint8], calib: CameraModel, body_quat: NDArray[np.float64]
+    ) -> BeaconDetection | None:
+        """Find and range the beacon.
+
+        Args:
+            image: Companded colour frame ``(H, W, 3)``.
+            calib: Camera calibration (intrinsics, mount on the rover body).
+            body_quat: Rover attitude (w, x, y, z) from the IMU, world from body.
+
+        Returns:
+            The detection, or ``None`` when no beacon-coloured blob is found.
+        """
+        m = self.mask(image)
+        labels, n = ndimage.label(m, structure=_EIGHT)
+        if n == 0:
+            return None
+        sizes = np.bincount(labels.ravel())[1:]
+        k = int(np.argmax(sizes)) + 1
+        if sizes[k - 1] < self.min_pixels:
+            return None
+        rows, cols = np.nonzero(labels == k)
+        v_top, v_bottom = float(rows.min()), float(rows.max() + 1)
+        u = float(cols.mean()) + 0.5
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, np.asarray(body_quat, dtype=np.float64))
+        r_wb = rot.reshape(3, 3)
+        rays = calib.rays_body(np.array([u, u, u]), np.array([v_top, v_bottom, 0.5 * (v_top + v_bottom)]))
+        lev = rays @ r_wb.T  # levelled (world-aligned) directions
+        horiz = np.linalg.norm(lev[:, :2], axis=1)
+        tan_t, tan_b = lev[0, 2] / horiz[0], lev[1, 2] / horiz[1]
+        clipped = rows.min() == 0 or rows.max() == calib.height - 1
+        method = "height"
+        if not clipped and tan_t - tan_b > 1e-6:
+            dist = BEACON_TOTAL_HEIGHT / (tan_t - tan_b)
+            base_dz = dist * tan_b
+        else:
+            # sphere width: widest row among the top rows of the blob
+            top_rows = rows < rows.min() + max(2, int(0.3 * (rows.max() - rows.min() + 1)))
+            width = float(np.max(np.bincount(rows[top_rows] - rows.min())))
+            dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / max(width, 1.0)
+            base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
+            method = "sphere"
+        az = lev[2, :2] / max(horiz[2], 1e-9)
+        centre_world = np.array([dist * az[0], dist * az[1], base_dz + BEACON_CENTRE_HEIGHT])
+        goal_body = np.asarray(calib.pos_body) + r_wb.T @ centre_world
+        return BeaconDetection(
+            u=u,
+            v_top=v_top,
+            v_bottom=v_bottom,
+            pixels=int(sizes[k - 1]),
+            distance=float(dist),
+            goal_body=(float(goal_body[0]), float(goal_body[1]), float(goal_body[2])),
+            method=method,
+        )
+
+
+def beacon_position_rover(detection: BeaconDetection | None) -> NDArray[np.float64]:
+    """Goal vector in the rover frame [m], ``(3,)``; NaN when nothing was detected."""
+    if detection is None:
+        return np.full(3, math.nan)
+    return np.asarray(detection.goal_body, dtype=np.float64)
