@@ -18,6 +18,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES: tuple[str, ...] = (
     "embodisim.cmd_scene",
     "embodisim.cmd_evaluate",
+    "embodisim.cmd_library",
 )
 
 

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "renders mid-grey (for viewing dark scenes); raw: radiometric levels "
                         "relative to the brightest source")
     p.set_defaults(func=_render)
+    from embodisim.cmd_library import add_export
+
+    add_export(ssub)
 
     p = sub.add_parser("run", help="run a reference policy for N episodes and print outcomes")
     p.add_argument("--env", default="embodisim/RoverTraverse-v0", help="registered env id")
