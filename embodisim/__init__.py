@@ -17,4 +17,6 @@ import tasks as _tasks  # registers embodisim/<Name>-v0 with Gymnasium
 
 del _tasks
 
-__all__ = ["__version__"]
+from tasks.vector import make_vec  # noqa: E402  (after registration)
+
+__all__ = ["__version__", "make_vec"]

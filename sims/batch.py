@@ -44,6 +44,10 @@ STATE_FIELDS = frozenset({
 })
 
 
+def _is_all(index: object) -> bool:
+    return isinstance(index, slice) and index == slice(None)
+
+
 def _size_signature(model: mujoco.MjModel) -> tuple[tuple[str, int], ...]:
     """Every integer size of the model; equal signatures give MjData equal layouts.
 
@@ -138,8 +142,9 @@ class BatchSim:
                              f"accepted: state fields or one of outputs={sorted(self.outputs)}")
         if self._single:
             arr = self.groups[0].batch.bind(name)
-            return arr if index == slice(None) else arr[(slice(None), index)]
-        parts = [g.batch.bind(name)[(slice(None), index)] for g in self.groups]
+            return arr if _is_all(index) else arr[(slice(None), index)]
+        parts = [g.batch.bind(name) if _is_all(index) else g.batch.bind(name)[(slice(None), index)]
+                 for g in self.groups]
         out = np.empty((self.nsim, *parts[0].shape[1:]), dtype=parts[0].dtype)
         for g, part in zip(self.groups, parts, strict=True):
             out[g.ids] = part
@@ -159,7 +164,7 @@ class BatchSim:
             if not mask.any():
                 continue
             arr = g.batch.bind(name)
-            if index == slice(None):
+            if _is_all(index):
                 arr[loc[mask]] = values[mask]
             else:
                 sub = arr[:, index]  # a view for slices, a copy for fancy indices
