@@ -24,6 +24,7 @@ Sources:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,15 +236,30 @@ def boussinesq_point_displacement(
     return u_z, u_r
 
 
-def flat_punch_pressure(r: np.ndarray, radius: float, force: float) -> np.ndarray:
+def flat_punch_pressure(
+    r: np.ndarray, radius: float, force: float, edge_width: float = 0.0
+) -> np.ndarray:
     """Pressure under a rigid flat circular punch, ``P / (2 pi a sqrt(a^2 - r^2))`` (Pa, J85 3.35).
 
-    The edge singularity is integrable; points exactly at ``r = a`` are given
-    the value at ``r^2 = a^2 (1 - 1e-6)`` so arrays stay finite.
+    With ``edge_width = w > 0`` the edge singularity is capped where
+    ``a^2 - r^2 < 2 a w`` (a punch whose edge is rounded over about ``w``) and the
+    field is rescaled by ``1 / (1 - sqrt(2 a w) / (2 a))`` so it still carries
+    exactly ``P``. With ``w = 0`` points at ``r = a`` get the value at
+    ``r^2 = a^2 (1 - 1e-6)`` so arrays stay finite.
+
+    Args:
+        r: Radial distances (m).
+        radius: Punch radius ``a`` (m).
+        force: Punch force ``P`` (N).
+        edge_width: Width of the rounded edge ``w`` (m, 0 <= w < a / 2).
     """
+    if not (0.0 <= edge_width < radius / 2):
+        raise ValueError(f"edge_width={edge_width!r} m; expected 0 <= edge_width < radius/2")
     r = np.asarray(r, dtype=float)
-    s = np.maximum(radius * radius - r * r, 1e-6 * radius * radius)
-    return np.where(r < radius, force / (2.0 * np.pi * radius * np.sqrt(s)), 0.0)
+    cap = max(2.0 * radius * edge_width, 1e-6 * radius * radius)
+    s = np.maximum(radius * radius - r * r, cap)
+    scale = 1.0 / (1.0 - math.sqrt(2.0 * radius * edge_width) / (2.0 * radius))
+    return np.where(r < radius, scale * force / (2.0 * np.pi * radius * np.sqrt(s)), 0.0)
 
 
 def hertz_cylinder_half_width(
