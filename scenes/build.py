@@ -309,9 +309,14 @@ def _add_rocks(
     centres: list[tuple[float, float]] = []
     albedo = ALBEDO_RGB[spec.body.name]
     rock_rgb = [min(1.0, a * 1.3) for a in albedo]  # rocks slightly brighter than fines, assumed
-    for idx in order:
+    protos = _rock_prototypes()
+    # Terrain height under every candidate at once (bilinear, pointwise: the same values
+    # as one call per rock, without the per-call overhead).
+    zs_all = terr.surface_height(hf, t.size_x, t.size_y, rocks.x[order], rocks.y[order])
+    (k0x, k0y), (k1x, k1y) = keep_pts.tolist()
+    for rank, idx in enumerate(order):
         x, y, d = float(rocks.x[idx]), float(rocks.y[idx]), float(rocks.diameter[idx])
-        proto_verts, faces = _rock_prototypes()[int(rng.integers(N_ROCK_PROTOTYPES))]
+        proto_verts, faces = protos[int(rng.integers(N_ROCK_PROTOTYPES))]
         yaw = float(rng.uniform(0.0, 2.0 * math.pi))
         rot = np.array(
             [
@@ -321,12 +326,17 @@ def _add_rocks(
             ]
         )
         verts = d * proto_verts @ rot.T
-        bound = float(np.max(np.linalg.norm(verts[:, :2], axis=1)))
-        if np.min(np.linalg.norm(keep_pts - [x, y], axis=1)) < bound + ROCK_CLEARANCE:
+        xy = verts[:, :2]
+        bound = float(np.sqrt(np.max(np.add.reduce(xy * xy, axis=1))))
+        # distance to the start and the goal (same arithmetic as numpy's 2-vector norm)
+        d0 = math.sqrt((k0x - x) * (k0x - x) + (k0y - y) * (k0y - y))
+        d1 = math.sqrt((k1x - x) * (k1x - x) + (k1y - y) * (k1y - y))
+        if min(d0, d1) < bound + ROCK_CLEARANCE:
             dropped += 1
             continue
-        z_extent = float(verts[:, 2].max() - verts[:, 2].min())
-        zs = terr.surface_height(hf, t.size_x, t.size_y, np.array([x]), np.array([y]))[0]
+        vz = verts[:, 2]
+        z_extent = float(vz.max() - vz.min())
+        zs = zs_all[rank]
         # bury the lower third of the rock, as partly embedded boulders are (assumed)
         z = float(zs) - float(verts[:, 2].min()) - z_extent / 3.0
         name = f"rock_{n}"

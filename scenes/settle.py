@@ -70,6 +70,9 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
         model = world.compile_spec(scene.mjspec)
     except ValueError as exc:
         return SettleReport(valid=False, reasons=(f"compile: {exc}",))
+    # Sensors never feed back into the dynamics, so settling without computing them
+    # (rangefinder ray casts are half the step time) gives bit-identical states.
+    model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_SENSOR)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     t_settle = settle_time(spec)
