@@ -19,6 +19,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "embodisim.cmd_scene",
     "embodisim.cmd_evaluate",
     "embodisim.cmd_library",
+    "embodisim.cmd_tactile",
 )
 
 
