@@ -50,6 +50,16 @@ TASKS: tuple[TaskRecord, ...] = (
         max_episode_steps=2000,
         policies=MappingProxyType({
             "scripted": "tasks.controllers.rover:RoverGoalSeeker",
+            "camera": "tasks.controllers.extreme:RoverCameraSeeker",  # goal_source="camera"
+            "random": "tasks.controllers.common:RandomPolicy",
+        }),
+    ),
+    TaskRecord(
+        name="BeaconLocalize",
+        entry_point="tasks.beacon_localize:BeaconLocalizeEnv",
+        max_episode_steps=1200,
+        policies=MappingProxyType({
+            "scripted": "tasks.controllers.extreme:BeaconLocalizer",
             "random": "tasks.controllers.common:RandomPolicy",
         }),
     ),

@@ -21,6 +21,9 @@ ACCEL_NOISE = 0.01  # [m/s^2], MEMS accelerometer, assumed
 NAV_NOISE = 0.03  # [m] localization fix noise relative to the goal, assumed (visual odometry)
 RANGE_NOISE = 0.01  # [m] laser rangefinder, assumed
 OBS_SIZE = 24
+OBS_MODES = ("state", "image", "both")
+GOAL_SOURCES = ("nav", "camera")
+NO_FIX_AGE = 99.0  # [s] goal_age reported before the first camera fix
 
 
 class RoverTraverseEnv(MujocoTaskEnv):
@@ -49,6 +52,21 @@ class RoverTraverseEnv(MujocoTaskEnv):
     when stuck (less than ``stuck_progress`` m of progress in ``stuck_time`` s, by
     default 20 s scaled by sqrt(1.62 / g) within [20, 90] s),
     or on a simulation error; truncation is left to ``TimeLimit``.
+
+    **Perception mode.** ``goal_source="camera"`` replaces the navigation fix by
+    the rover's perception pipeline (:mod:`tasks.perception`): every
+    ``camera_period`` control steps the forward colour camera (radiometric, 64 x 64
+    by default) is exposed and the goal beacon is detected and ranged (known height,
+    levelled with the IMU); the goal slots of the state carry the latest estimate
+    and one more float, ``goal_age`` [s] since that estimate (99 before the first
+    fix), is appended (25 floats). Hazards still come from the rangefinders.
+    Perception accuracy is scored on every camera frame in which the beacon lies in
+    the field of view within ``perception_range`` m: a frame counts as correct when
+    the estimated goal position is within ``perception_tol_m + perception_tol_frac x
+    distance`` of the truth (horizontal); truth is used only for this score.
+    ``obs_mode`` selects the observation: ``"state"`` (the vector),
+    ``"image"`` (the companded 8-bit colour frame, ``(H, W, 3)`` uint8) or
+    ``"both"`` (a dict with ``"state"`` and ``"image"``).
     """
 
     def __init__(
@@ -65,6 +83,13 @@ class RoverTraverseEnv(MujocoTaskEnv):
         ctrl_weight: float = 0.001,
         success_bonus: float = 10.0,
         render_mode: str | None = None,
+        obs_mode: str = "state",
+        goal_source: str = "nav",
+        camera_size: int = 64,
+        camera_period: int = 2,
+        perception_tol_m: float = 0.25,
+        perception_tol_frac: float = 0.10,
+        perception_range: float = 10.0,
     ):
         if scenario is None:
             if condition is None:
@@ -76,6 +101,19 @@ class RoverTraverseEnv(MujocoTaskEnv):
                 f"{scenario.condition!r} has no ground for a rover); RoverTraverse needs "
                 "'rover' - use OrbitalCapture for the free-floating workspace"
             )
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"obs_mode: got {obs_mode!r}; accepted: {list(OBS_MODES)}")
+        if goal_source not in GOAL_SOURCES:
+            raise ValueError(f"goal_source: got {goal_source!r}; accepted: {list(GOAL_SOURCES)}")
+        if not 16 <= camera_size <= 512:
+            raise ValueError(f"camera_size: got {camera_size}; accepted: 16..512 px")
+        if camera_period < 1:
+            raise ValueError(f"camera_period: got {camera_period}; accepted: an integer >= 1")
+        self.obs_mode = obs_mode
+        self.goal_source = goal_source
+        self.camera_period = int(camera_period)
+        self.perception_tol = (float(perception_tol_m), float(perception_tol_frac))
+        self.perception_range = float(perception_range)
         self.scenario = scenario
         self.scene: Scene = build_scene(scenario)
         model = self.scene.mjspec.compile()
@@ -107,11 +145,30 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._wheel_r = float(rp.wheel_radius)
         self._wheel_dofs = np.array([m.jnt_dofadr[m.joint(f"rover_wheel_{w}").id] for w in WHEELS])
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_SIZE,),
-                                                dtype=np.float32)
+        self._state_size = OBS_SIZE + (1 if goal_source == "camera" else 0)
+        self.camera: Any = None
+        self._image = np.zeros((camera_size, camera_size, 3), dtype=np.uint8)
+        if goal_source == "camera" or obs_mode != "state":
+            from tasks.perception import BeaconDetector, ColourCamera
+
+            self.camera = ColourCamera(self.model, "rover_cam", self.scene.light_ref,
+                                       camera_size, camera_size)
+            self.detector = BeaconDetector()
+        self.observation_space = self._make_obs_space(self._state_size, camera_size)
         self._prev_action = np.zeros(2, dtype=np.float32)
         self._rng: np.random.Generator = np.random.default_rng(0)
+        self._goal_site = m.site("goal").id
+        self._cam_id = m.camera("rover_cam").id
         self._reset_stats()
+
+    def _make_obs_space(self, state_size: int, size: int) -> gym.spaces.Space:
+        state = gym.spaces.Box(-np.inf, np.inf, shape=(state_size,), dtype=np.float32)
+        image = gym.spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8)
+        if self.obs_mode == "state":
+            return state
+        if self.obs_mode == "image":
+            return image
+        return gym.spaces.Dict({"state": state, "image": image})
 
     # --- episode ----------------------------------------------------------------------------
     def _reset_stats(self) -> None:
@@ -123,6 +180,11 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._last_improve_t = 0.0
         self._stuck = False
         self._tipped = False
+        self._steps = 0
+        self._goal_est = np.zeros(3)
+        self._goal_fix_t: float | None = None
+        self._perc_frames = 0
+        self._perc_hits = 0
 
     def _initialize_episode(self, rng: np.random.Generator, options: dict[str, Any]) -> None:
         self._rng = rng
@@ -136,6 +198,10 @@ class RoverTraverseEnv(MujocoTaskEnv):
         mujoco.mj_forward(self.model, self.data)
         self._best_dist = self._distance()
         self._prev_xy = self.data.xpos[self._rover][:2].copy()
+        if self.camera is not None:
+            self.camera.reset()
+            self.camera.settle_exposure(self.data, rng)
+            self._camera_frame()
 
     def step(self, action: np.ndarray):
         """Apply wheel commands for one control period (``frame_skip`` physics steps)."""
@@ -146,6 +212,10 @@ class RoverTraverseEnv(MujocoTaskEnv):
         d_before = self._distance()
         self._simulate(ctrl)
         self._prev_action = act.astype(np.float32)
+        self._steps += 1
+        if (self.camera is not None and self.sim_error is None
+                and self._steps % self.camera_period == 0):
+            self._camera_frame()
         obs = self._observe()
         if self.sim_error is not None:
             info = self._info()
@@ -195,23 +265,69 @@ class RoverTraverseEnv(MujocoTaskEnv):
         adr, dim = self._sens[name]
         return self.data.sensordata[adr:adr + dim]
 
-    def _observe(self) -> np.ndarray:
+    # --- camera perception ---------------------------------------------------------------
+    def _camera_frame(self) -> None:
+        """Expose one frame; in camera mode, detect the beacon and score the estimate."""
+        self._image = self.camera.capture(self.data, self._rng)
+        if self.goal_source != "camera":
+            return
+        quat = self._sensor("rover_quat")  # the IMU attitude, as the controller sees it
+        det = self.detector.detect(self._image, self.camera.calibration, quat)
+        if det is not None:
+            self._goal_est = np.asarray(det.goal_body, dtype=np.float64)
+            self._goal_fix_t = float(self.data.time)
+        truth = self._sensor("rover_goal_vec")  # scoring only, never observed in this mode
+        if self._beacon_in_view():
+            d = float(np.linalg.norm(truth[:2]))
+            self._perc_frames += 1
+            if det is not None:
+                err = float(np.linalg.norm(self._goal_est[:2] - truth[:2]))
+                tol_m, tol_frac = self.perception_tol
+                self._perc_hits += int(err <= tol_m + tol_frac * d)
+
+    def _beacon_in_view(self) -> bool:
+        """Whether the goal site centre projects inside the image within range (truth)."""
+        cam_pos = self.data.cam_xpos[self._cam_id]
+        cam_rot = self.data.cam_xmat[self._cam_id].reshape(3, 3)
+        p = cam_rot.T @ (self.data.site_xpos[self._goal_site] - cam_pos)
+        depth = -p[2]
+        if depth < 0.3 or np.linalg.norm(p) > self.perception_range:
+            return False
+        f = self.camera.calibration.focal_px
+        half = 0.5 * self.camera.calibration.width
+        return bool(abs(p[0] / depth) * f < half - 1 and abs(p[1] / depth) * f < half - 1)
+
+    def _observe(self) -> Any:
+        state = self._observe_state()
+        if self.obs_mode == "state":
+            return state
+        if self.obs_mode == "image":
+            return self._image.copy()
+        return {"state": state, "image": self._image.copy()}
+
+    def _observe_state(self) -> np.ndarray:
         rng = self._rng
-        goal = self._sensor("rover_goal_vec") + rng.normal(0.0, NAV_NOISE, 3)
+        if self.goal_source == "camera":
+            goal = self._goal_est.copy()
+        else:
+            goal = self._sensor("rover_goal_vec") + rng.normal(0.0, NAV_NOISE, 3)
         gyro = self._sensor("rover_gyro") + rng.normal(0.0, GYRO_NOISE, 3)
         acc = self._sensor("rover_accel") + rng.normal(0.0, ACCEL_NOISE, 3)
         quat = self._sensor("rover_quat").copy()
         wheels = np.concatenate([self._sensor(f"rover_wheel_vel_{w}") for w in WHEELS])
         ranges = np.concatenate([self._sensor(f"rover_range_{i}") for i in range(5)])
         ranges = np.where(ranges < 0, self._range_max, ranges) + rng.normal(0.0, RANGE_NOISE, 5)
-        obs = np.concatenate([goal, gyro, acc, quat, wheels, ranges, self._prev_action])
-        return obs.astype(np.float32)
+        parts = [goal, gyro, acc, quat, wheels, ranges, self._prev_action]
+        if self.goal_source == "camera":
+            age = NO_FIX_AGE if self._goal_fix_t is None else self.data.time - self._goal_fix_t
+            parts.append(np.array([min(age, NO_FIX_AGE)]))
+        return np.concatenate(parts).astype(np.float32)
 
     def evaluate(self) -> dict[str, Any]:
         """Success and named signals: distance, tilt, slip, path length, time."""
         d = self._distance()
         tilt = self._tilt_deg()
-        return {
+        out = {
             "success": bool(d <= self.scenario.goal.radius and tilt < self.tip_tilt_deg
                             and self.sim_error is None),
             "distance_to_goal": d,
@@ -223,3 +339,15 @@ class RoverTraverseEnv(MujocoTaskEnv):
             "tipped": float(self._tipped),
             "stuck": float(self._stuck),
         }
+        if self.goal_source == "camera":
+            n = self._perc_frames
+            out["perception_accuracy"] = self._perc_hits / n if n else float("nan")
+            out["perception_frames"] = float(n)
+        return out
+
+    def close(self) -> None:
+        """Release the camera and the renderer."""
+        if self.camera is not None:
+            self.camera.close()
+            self.camera = None
+        super().close()

@@ -56,6 +56,7 @@ class BeaconDetector:
     min_signal: float = 0.003  # [-] R+G+B as a fraction of full scale: ~15x the read noise
     min_pixels: int = 2  # smallest blob accepted [px]
     smooth_sigma: float = 0.0  # [px] Gaussian pre-filter of the channels (0 = off)
+    silhouette_contrast: float = 0.6  # [-] backlit pole pixel: darker than this x the ground
 
     def mask(self, image: NDArray[np.uint8]) -> NDArray[np.bool_]:
         """Beacon-coloured pixels of a companded frame ``(H, W, 3)``."""
@@ -89,8 +90,14 @@ class BeaconDetector:
         if sizes[k - 1] < self.min_pixels:
             return None
         rows, cols = np.nonzero(labels == k)
-        v_top, v_bottom = float(rows.min()), float(rows.max() + 1)
         u = float(cols.mean()) + 0.5
+        # merge beacon-coloured pieces in the same columns (pole split by aliasing)
+        near = m & (np.abs(np.arange(m.shape[1]) + 0.5 - u) <= 1.5)[None, :]
+        rows_all = np.nonzero(near.any(axis=1))[0]
+        top_row = int(min(rows.min(), rows_all.min()))
+        bottom_row = int(max(rows.max(), rows_all.max()))
+        bottom_row = self._extend_silhouette(image, int(u), bottom_row)
+        v_top, v_bottom = float(top_row), float(bottom_row + 1)
         rot = np.zeros(9)
         mujoco.mju_quat2Mat(rot, np.asarray(body_quat, dtype=np.float64))
         r_wb = rot.reshape(3, 3)
@@ -98,7 +105,7 @@ class BeaconDetector:
         lev = rays @ r_wb.T  # levelled (world-aligned) directions
         horiz = np.linalg.norm(lev[:, :2], axis=1)
         tan_t, tan_b = lev[0, 2] / horiz[0], lev[1, 2] / horiz[1]
-        clipped = rows.min() == 0 or rows.max() == calib.height - 1
+        clipped = top_row == 0 or bottom_row == calib.height - 1
         method = "height"
         if not clipped and tan_t - tan_b > 1e-6:
             dist = BEACON_TOTAL_HEIGHT / (tan_t - tan_b)
@@ -107,6 +114,7 @@ class BeaconDetector:
             # sphere width: widest row among the top rows of the blob
             top_rows = rows < rows.min() + max(2, int(0.3 * (rows.max() - rows.min() + 1)))
             width = float(np.max(np.bincount(rows[top_rows] - rows.min())))
+            width = max(width, float(np.ptp(cols[top_rows])) + 1.0)
             dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / max(width, 1.0)
             base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
             method = "sphere"
@@ -122,6 +130,31 @@ class BeaconDetector:
             goal_body=(float(goal_body[0]), float(goal_body[1]), float(goal_body[2])),
             method=method,
         )
+
+
+    def _extend_silhouette(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
+        """Follow the pole down as a dark line against the ground when it is backlit.
+
+        With the sun behind the beacon only the sphere's lit limb is orange; the pole
+        then shows as a column darker than the ground on both sides of it.
+        """
+        lum = decode_sqrt8(image).sum(axis=-1)
+        h, w = lum.shape
+        if u < 3 or u > w - 4:
+            return bottom
+        v, gap = bottom + 1, 0
+        last = bottom
+        while v < h:
+            core = lum[v, u - 1:u + 2].min()
+            side = 0.5 * (lum[v, u - 3] + lum[v, u + 3])
+            if side > self.min_signal and core < self.silhouette_contrast * side:
+                last, gap = v, 0
+            else:
+                gap += 1
+                if gap > 1:
+                    break
+            v += 1
+        return last
 
 
 def beacon_position_rover(detection: BeaconDetection | None) -> NDArray[np.float64]:
