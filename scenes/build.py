@@ -99,8 +99,13 @@ def light_reference(spec: ScenarioSpec) -> float:
     return max(_direct_irradiance(spec), spec.lighting.ambient_irradiance, head_at_2m, 1e-6)
 
 
-def build_scene(spec: ScenarioSpec) -> Scene:
-    """Build the full scene (MjSpec plus derived data) from a spec."""
+def build_scene(spec: ScenarioSpec, base_heights: np.ndarray | None = None) -> Scene:
+    """Build the full scene (MjSpec plus derived data) from a spec.
+
+    ``base_heights`` is an optional terrain base of shape ``(terrain.nrow,
+    terrain.ncol)`` [m] (a real DEM resampled by ``scenes.dem.terrain_base``);
+    roughness, slope and craters are added on top of it.
+    """
     rng = np.random.default_rng(spec.seed)
     ms = mujoco.MjSpec()
     ms.modelname = f"embodisim_{spec.condition.replace('-', '_')}"
@@ -130,7 +135,7 @@ def build_scene(spec: ScenarioSpec) -> Scene:
     centres: list[tuple[float, float]] = []
     rover_params = None
     if spec.terrain.enabled:
-        heights, n_craters = _terrain_heights(spec, rng)
+        heights, n_craters = _terrain_heights(spec, rng, base_heights)
         _add_terrain(ms, spec, heights, mu)
         n_rocks, dropped, radii, centres = _add_rocks(ms, spec, heights, rng, mu)
     else:
@@ -223,7 +228,9 @@ def _add_fog(ms: mujoco.MjSpec, spec: ScenarioSpec) -> None:
     ms.visual.rgba.fog = [0.55, 0.42, 0.32, 1.0]  # Martian dust colour, assumed
 
 
-def _terrain_heights(spec: ScenarioSpec, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _terrain_heights(
+    spec: ScenarioSpec, rng: np.random.Generator, base: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     t = spec.terrain
     craters = terr.Craters.empty()
     if t.craters is not None:
@@ -249,6 +256,7 @@ def _terrain_heights(spec: ScenarioSpec, rng: np.random.Generator) -> tuple[np.n
         t.slope_deg,
         t.slope_azimuth_deg,
         rng,
+        base=base,
     )
     return hf, len(craters)
 
