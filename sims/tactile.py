@@ -447,7 +447,7 @@ class TactilePad:
         except KeyError as exc:
             raise ValueError(f"geom={geom!r} is not a geom of the model; name the pad's box geom")\
                 from exc
-        if model.geom_type[self.geom_id] != mujoco.mjtGeom.mjGEOM_BOX:
+        if int(model.geom_type[self.geom_id]) != int(mujoco.mjtGeom.mjGEOM_BOX):
             raise ValueError(f"geom={geom!r} must be a box (the pad's sensing face is a box face)")
         self.model = model
         self.face = face
@@ -489,12 +489,13 @@ class TactilePad:
     def _other_radius(self, other: int) -> float:
         """Curvature radius of the geom touching the pad (m)."""
         m = self.model
-        gtype = m.geom_type[other]
+        gtype = int(m.geom_type[other])
         size = m.geom_size[other]
-        if gtype in (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE,
-                     mujoco.mjtGeom.mjGEOM_CYLINDER):
+        rounded = {int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_CAPSULE),
+                   int(mujoco.mjtGeom.mjGEOM_CYLINDER)}
+        if gtype in rounded:
             return float(size[0])
-        if gtype == mujoco.mjtGeom.mjGEOM_ELLIPSOID:
+        if gtype == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID):
             return float(np.min(size))
         return self.config.flat_radius
 
