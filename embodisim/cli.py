@@ -20,6 +20,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "embodisim.cmd_evaluate",
     "embodisim.cmd_library",
     "embodisim.cmd_tactile",
+    "embodisim.cmd_bench",
 )
 
 

@@ -69,6 +69,13 @@ class _Group:
     ids: np.ndarray  # global simulation indices, sorted, int
     batch: mujoco.batch.Batch
     local: np.ndarray  # global index -> local index within this group (-1 if not in it)
+    views: dict[str, np.ndarray]  # bound field views, cached (bind() is a Python call each time)
+
+    def bind(self, name: str) -> np.ndarray:
+        view = self.views.get(name)
+        if view is None:
+            view = self.views[name] = self.batch.bind(name)
+        return view
 
 
 class BatchSim:
@@ -112,7 +119,7 @@ class BatchSim:
                 batch.set_models(group_models)
             local = np.full(self.nsim, -1, dtype=np.intp)
             local[ids] = np.arange(len(members))
-            self.groups.append(_Group(ids=ids, batch=batch, local=local))
+            self.groups.append(_Group(ids=ids, batch=batch, local=local, views={}))
         self._single = len(self.groups) == 1
         self.outputs = frozenset(outputs)
         for name in self.outputs:
@@ -120,7 +127,7 @@ class BatchSim:
                 continue
             for g in self.groups:
                 try:
-                    g.batch.bind(name)
+                    g.bind(name)
                 except ValueError as exc:
                     raise ValueError(f"outputs: {name!r} cannot be bound: {exc}") from None
         self.errors: list[str | None] = [None] * self.nsim  # message of each sim's last failure
@@ -141,9 +148,9 @@ class BatchSim:
             raise ValueError(f"name: {name!r} is a derived field not bound at construction; "
                              f"accepted: state fields or one of outputs={sorted(self.outputs)}")
         if self._single:
-            arr = self.groups[0].batch.bind(name)
+            arr = self.groups[0].bind(name)
             return arr if _is_all(index) else arr[(slice(None), index)]
-        parts = [g.batch.bind(name) if _is_all(index) else g.batch.bind(name)[(slice(None), index)]
+        parts = [g.bind(name) if _is_all(index) else g.bind(name)[(slice(None), index)]
                  for g in self.groups]
         out = np.empty((self.nsim, *parts[0].shape[1:]), dtype=parts[0].dtype)
         for g, part in zip(self.groups, parts, strict=True):
@@ -163,7 +170,7 @@ class BatchSim:
             mask = loc >= 0
             if not mask.any():
                 continue
-            arr = g.batch.bind(name)
+            arr = g.bind(name)
             if _is_all(index):
                 arr[loc[mask]] = values[mask]
             else:
@@ -248,10 +255,10 @@ class BatchSim:
                     self.errors[i] = f"MuJoCo error: {b.error(int(j))}"
             after = b.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER]
             warned = np.any(after > before, axis=1)
-            qpos = b.bind("qpos")[rows]
-            qvel = b.bind("qvel")[rows]
+            qpos = g.bind("qpos")[rows]
+            qvel = g.bind("qvel")[rows]
             bad = ~(np.all(np.isfinite(qpos), axis=1) & np.all(np.isfinite(qvel), axis=1))
-            time = b.bind("time")[rows]
+            time = g.bind("time")[rows]
             for k in np.flatnonzero(warned | bad):
                 i = int(glob[k])
                 if failed[i]:

@@ -111,6 +111,14 @@ class RoverTraverseBatchEnv(VectorEnv):
             if key not in templates:
                 templates[key] = rt.RoverTraverseEnv(**kw)
             self.templates.append(templates[key])
+        for i, t in enumerate(self.templates):
+            obs_mode, goal_source = getattr(t, "obs_mode", "state"), getattr(t, "goal_source", "nav")
+            if (obs_mode, goal_source) != ("state", "nav"):
+                raise ValueError(
+                    f"env_kwargs[{i}]: obs_mode={obs_mode!r}, goal_source={goal_source!r}; the batch "
+                    "backend implements obs_mode='state' with goal_source='nav' (no camera in the "
+                    "loop); use backend='sync' or 'async' for camera observations"
+                )
         t0 = self.templates[0]
         self._check_same_layout()
         self.frame_skip = t0.frame_skip

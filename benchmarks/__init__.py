@@ -1,0 +1,1 @@
+"""Benchmarks: throughput and overhead measurements (ratios in one run)."""
