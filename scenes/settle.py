@@ -19,8 +19,11 @@ from sims import world
 
 PENETRATION_TOL = 0.02  # [m] deepest contact allowed after settling
 DRIFT_TOL = 0.25  # [m] horizontal drift of the resting rover allowed during settling
-TILT_TOL_DEG = 35.0  # [deg] the rover must rest upright
-GOAL_SLOPE_TOL_DEG = 30.0  # [deg] a goal on steeper ground is unreachable for the rover
+# Rover slope limits: MSL Curiosity was designed for 30 deg and is driven on <= 20-25 deg
+# (Grotzinger et al. 2012, Space Sci. Rev. 170); a start or goal steeper than 25 deg is
+# treated as not traversable for a wheeled rover.
+TILT_TOL_DEG = 25.0  # [deg] the rover must rest nearly upright
+GOAL_SLOPE_TOL_DEG = 25.0  # [deg] a goal on steeper ground is unreachable for the rover
 MIN_SETTLE_S = 1.0  # [s]
 # Below this gravity the rover's rocking time scale sqrt(L/g) exceeds seconds (8 s at
 # Eros' 4 mm/s^2), so "all wheels down" cannot be reached in a short settle; there we

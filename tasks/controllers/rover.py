@@ -25,9 +25,9 @@ SENSOR_HEIGHT = 0.26  # [m] rangefinder origin above ground when resting (chassi
 class RoverGoalSeeker:
     """Steer toward the navigation goal; veer away from beams that hit obstacles early.
 
-    Command changes are rate-limited by the gravity the accelerometer measures at
-    the start of the episode (traction ~ mu g), so the same controller does not
-    spin its wheels on the Moon or on a small body.
+    Command changes are rate-limited by the gravity the accelerometer measures
+    (low-pass filtered; traction ~ mu g), so the same controller does not spin its
+    wheels on the Moon or on a small body.
     """
 
     def __init__(self, turn_gain: float = 1.6, slow_radius: float = 1.5,
@@ -61,30 +61,35 @@ class RoverGoalSeeker:
         self._best_t = 0.0
         self._escape_until = -1.0
         self._escape_dir = 1.0
+        self._escape_start = 0.0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Wheel commands [left, right] in [-1, 1] from one observation."""
         obs = np.asarray(obs, dtype=np.float64)
-        if self._g_est is None:
-            self._g_est = float(np.linalg.norm(obs[ACCEL]))
+        # gravity from the accelerometer, low-pass filtered: the first reading can be ~0
+        # (the rover is dropped onto the ground at reset and is briefly in free fall)
+        a_norm = float(np.linalg.norm(obs[ACCEL]))
+        self._g_est = a_norm if self._g_est is None else 0.9 * self._g_est + 0.1 * a_norm
         gx, gy = obs[GOAL][0], obs[GOAL][1]
         dist = math.hypot(gx, gy)
         err = math.atan2(gy, gx)
         self._t += self.dt
         if dist < self._best - self.progress_step:
             self._best, self._best_t = dist, self._t
+        ranges = obs[RANGES]
         if self._t < self._escape_until:
-            # escape manoeuvre: back off while turning, then resume goal seeking
-            target = np.array([-0.5 - 0.4 * self._escape_dir, -0.5 + 0.4 * self._escape_dir])
-            return self._rate_limited(target)
+            return self._rate_limited(self._escape_command())
         # everything happens slower in weak gravity (time scale ~ 1/sqrt(g))
         patience = self.escape_after * float(np.clip(math.sqrt(1.62 / max(self._g_est, 1e-4)), 1, 4))
         if self._t - self._best_t > patience:
-            self._escape_until = self._t + self.escape_duration
-            self._escape_dir = -self._escape_dir
-            self._best, self._best_t = dist, self._t + self.escape_duration
+            # stalled: back off straight, turn away from the nearer obstacles, drive on
+            # straight for a while, then resume goal seeking
+            inv = 1.0 / np.maximum(ranges, 0.1)
+            self._escape_dir = -1.0 if float(np.sum(inv[3:])) > float(np.sum(inv[:2])) else 1.0
+            self._escape_start = self._t
+            self._escape_until = self._t + 3 * self.escape_duration * patience / self.escape_after
+            self._best, self._best_t = dist, self._escape_until
         pitch = _pitch(obs[QUAT])
-        ranges = obs[RANGES]
         # slant range to flat ground along each beam, given the current pitch
         depress = math.radians(BEAM_DOWN_DEG) + pitch
         ground = SENSOR_HEIGHT / max(math.sin(depress), 0.05)
@@ -110,6 +115,15 @@ class RoverGoalSeeker:
                 fwd *= 0.5
         target = np.clip(np.array([fwd - 0.6 * turn, fwd + 0.6 * turn]), -1.0, 1.0)
         return self._rate_limited(target)
+
+    def _escape_command(self) -> np.ndarray:
+        """Reverse, then turn in place (away from obstacles), then straight ahead."""
+        phase = (self._t - self._escape_start) / max(self._escape_until - self._escape_start, 1e-9)
+        if phase < 1 / 3:
+            return np.array([-0.6, -0.6])
+        if phase < 2 / 3:
+            return np.array([0.5 * self._escape_dir, -0.5 * self._escape_dir])
+        return np.array([0.7, 0.7])
 
     def _rate_limited(self, target: np.ndarray) -> np.ndarray:
         # rate limit: wheel-speed change per step bounded by traction (~mu g dt / (r vmax))
