@@ -126,14 +126,17 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
         base = super().evaluate()
         ok = (self._report is not None and self._report_error <= self.tolerance_m
               and not self._tipped and self.sim_error is None)
-        return {
+        out = {
             "success": bool(ok),
             "reported": float(self._report is not None),
-            "localization_error": self._report_error,
+            # -1 until a report is submitted
+            "localization_error": self._report_error if self._report is not None else -1.0,
             "distance_to_goal": base["distance_to_goal"],
             "tilt_deg": base["tilt_deg"],
             "time_s": base["time_s"],
             "tipped": base["tipped"],
-            "perception_accuracy": base["perception_accuracy"],
             "perception_frames": base["perception_frames"],
         }
+        if "perception_accuracy" in base:
+            out["perception_accuracy"] = base["perception_accuracy"]
+        return out

@@ -63,6 +63,21 @@ TASKS: tuple[TaskRecord, ...] = (
             "random": "tasks.controllers.common:RandomPolicy",
         }),
     ),
+    *(
+        TaskRecord(
+            name=name,
+            entry_point=f"tasks.touch:{name}Env",
+            max_episode_steps=steps,
+            policies=MappingProxyType({
+                "scripted": "tasks.controllers.touch:TouchController",
+                "scripted-no-touch": "tasks.controllers.touch:NoTouchController",
+                "random": "tasks.controllers.common:RandomPolicy",
+            }),
+            family="touch",
+        )
+        for name, steps in (("DoorOpen", 500), ("DrawerOpen", 400), ("LeverTurn", 400),
+                            ("FragileGrasp", 450))
+    ),
 )
 
 _BY_ID = {t.id: t for t in TASKS}

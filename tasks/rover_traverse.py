@@ -9,7 +9,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from scenes.build import Scene, build_scene
+from scenes.build import GOAL_BEACON_HEIGHT, Scene, build_scene
 from scenes.generate import generate
 from scenes.spec import ScenarioSpec
 from sims.rover import WHEELS
@@ -60,10 +60,12 @@ class RoverTraverseEnv(MujocoTaskEnv):
     levelled with the IMU); the goal slots of the state carry the latest estimate
     and one more float, ``goal_age`` [s] since that estimate (99 before the first
     fix), is appended (25 floats). Hazards still come from the rangefinders.
-    Perception accuracy is scored on every camera frame in which the beacon lies in
-    the field of view within ``perception_range`` m: a frame counts as correct when
-    the estimated goal position is within ``perception_tol_m + perception_tol_frac x
-    distance`` of the truth (horizontal); truth is used only for this score.
+    Perception accuracy is scored on every camera frame in which the whole beacon
+    (pole base to sphere top) lies in the field of view within ``perception_range``
+    m (closer than ~1 m it overflows the frame and the controller dead-reckons):
+    a frame counts as correct when the estimated goal position is within
+    ``perception_tol_m + perception_tol_frac x distance`` of the truth (horizontal);
+    truth is used only for this score.
     ``obs_mode`` selects the observation: ``"state"`` (the vector),
     ``"image"`` (the companded 8-bit colour frame, ``(H, W, 3)`` uint8) or
     ``"both"`` (a dict with ``"state"`` and ``"image"``).
@@ -123,6 +125,8 @@ class RoverTraverseEnv(MujocoTaskEnv):
             # dynamics slow down as 1/sqrt(g): allow proportionally longer without progress
             g = max(float(np.linalg.norm(scenario.body.gravity)), 1e-6)
             stuck_time = float(np.clip(20.0 * math.sqrt(1.62 / g), 20.0, 90.0))
+            if goal_source == "camera":
+                stuck_time = max(stuck_time, 40.0)  # a full search turn must fit in
         self.stuck_time = stuck_time
         self.stuck_progress = stuck_progress
         self.weights = {"progress": progress_weight, "tilt": tilt_weight, "ctrl": ctrl_weight,
@@ -286,16 +290,20 @@ class RoverTraverseEnv(MujocoTaskEnv):
                 self._perc_hits += int(err <= tol_m + tol_frac * d)
 
     def _beacon_in_view(self) -> bool:
-        """Whether the goal site centre projects inside the image within range (truth)."""
+        """Whether the whole beacon (pole base to sphere top) is in the image, in range (truth)."""
         cam_pos = self.data.cam_xpos[self._cam_id]
         cam_rot = self.data.cam_xmat[self._cam_id].reshape(3, 3)
-        p = cam_rot.T @ (self.data.site_xpos[self._goal_site] - cam_pos)
-        depth = -p[2]
-        if depth < 0.3 or np.linalg.norm(p) > self.perception_range:
-            return False
+        centre = self.data.site_xpos[self._goal_site]
         f = self.camera.calibration.focal_px
         half = 0.5 * self.camera.calibration.width
-        return bool(abs(p[0] / depth) * f < half - 1 and abs(p[1] / depth) * f < half - 1)
+        for dz in (-GOAL_BEACON_HEIGHT / 2, GOAL_BEACON_HEIGHT / 2 + 0.12):
+            p = cam_rot.T @ (centre + np.array([0.0, 0.0, dz]) - cam_pos)
+            depth = -p[2]
+            if depth < 0.3 or np.linalg.norm(p) > self.perception_range:
+                return False
+            if abs(p[0] / depth) * f > half - 1 or abs(p[1] / depth) * f > half - 1:
+                return False
+        return True
 
     def _observe(self) -> Any:
         state = self._observe_state()
@@ -340,8 +348,10 @@ class RoverTraverseEnv(MujocoTaskEnv):
             "stuck": float(self._stuck),
         }
         if self.goal_source == "camera":
+            # accuracy only once a frame was scored (absent, not NaN, before that)
             n = self._perc_frames
-            out["perception_accuracy"] = self._perc_hits / n if n else float("nan")
+            if n:
+                out["perception_accuracy"] = self._perc_hits / n
             out["perception_frames"] = float(n)
         return out
 

@@ -11,6 +11,7 @@ from tasks.registry import TASKS, make_policy
 
 ENV_KWARGS = {
     "embodisim/RoverTraverse-v0": {"condition": "lunar-terminator", "scenario_seed": 1},
+    "embodisim/BeaconLocalize-v0": {"condition": "lunar-night-headlight", "scenario_seed": 1},
 }
 IDS = [t.id for t in TASKS]
 

@@ -59,7 +59,7 @@ class _Odometry:
 class RoverCameraSeeker:
     """Drive to the beacon seen by the camera (RoverTraverse, ``goal_source="camera"``)."""
 
-    def __init__(self, dt: float = 0.05, search_turn: float = 0.35, lost_after_s: float = 6.0):
+    def __init__(self, dt: float = 0.05, search_turn: float = 0.6, lost_after_s: float = 6.0):
         self.dt = dt
         self.search_turn = search_turn
         self.lost_after_s = lost_after_s

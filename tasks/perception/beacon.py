@@ -11,8 +11,9 @@ Ranging by known height, levelled with the IMU: for a vertical pole of height
 ``h`` whose top and bottom are seen at elevation angles ``a_t`` and ``a_b`` (rays
 rotated into a gravity-levelled frame with the attitude quaternion), the
 horizontal distance is ``D = h / (tan a_t - tan a_b)`` whatever the camera's
-height above the ground. When the blob touches the image's top or bottom edge,
-the sphere's apparent width gives the range instead (``D ~ f d / w``).
+height above the ground. When the bottom is cut by the image edge or the pole is
+not seen, the sphere's apparent width gives the range (``D ~ f d / w``); when the
+top is cut (close range), the pole's width does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from tasks.perception.camera import CameraModel, decode_sqrt8
 BEACON_SPHERE_RADIUS = 0.12  # [m] radius of the "goal_beacon" sphere (scenes.build)
 BEACON_TOTAL_HEIGHT = GOAL_BEACON_HEIGHT + BEACON_SPHERE_RADIUS  # [m] ground to sphere top
 BEACON_CENTRE_HEIGHT = GOAL_BEACON_HEIGHT / 2  # [m] the "goal" site centre above the ground
+POLE_DIAMETER = 0.10  # [m] the "goal" site cylinder (radius 0.05 m, scenes.build)
+CAMERA_HEIGHT_NOMINAL = 0.68  # [m] rover camera above flat ground at rest (sims.rover geometry)
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -44,7 +47,7 @@ class BeaconDetection:
     pixels: int  # blob size [px]
     distance: float  # [m] horizontal distance camera -> beacon
     goal_body: tuple[float, float, float]  # [m] beacon centre (goal site) in the rover frame
-    method: str  # "height" | "sphere"
+    method: str  # "height" | "sphere" | "pole"
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,23 @@ class BeaconDetector:
         lev = rays @ r_wb.T  # levelled (world-aligned) directions
         horiz = np.linalg.norm(lev[:, :2], axis=1)
         tan_t, tan_b = lev[0, 2] / horiz[0], lev[1, 2] / horiz[1]
-        clipped = top_row == 0 or bottom_row == calib.height - 1
+        top_clipped = top_row == 0
+        bottom_clipped = bottom_row == calib.height - 1
+        blob_w = float(np.ptp(cols)) + 1.0
+        # a blob much less tall than a pole is the sphere alone (pole unseen)
+        sphere_only = (v_bottom - v_top) < 2.5 * blob_w
+        widths_all = np.bincount(rows - rows.min())
+        top_w = float(widths_all[: max(2, len(widths_all) // 3)].max())
+        no_sphere = top_w < 1.5 * float(np.median(widths_all[widths_all > 0]))
         method = "height"
-        if not clipped and tan_t - tan_b > 1e-6:
-            dist = BEACON_TOTAL_HEIGHT / (tan_t - tan_b)
-            base_dz = dist * tan_b
-        else:
+        if top_clipped or (bottom_clipped and no_sphere and len(widths_all) >= 6):
+            # close range: only the pole is in view; its width (known) gives the range
+            widths = np.bincount(rows - rows.min())
+            width = float(np.median(widths[widths > 0]))
+            dist = POLE_DIAMETER * calib.focal_px / max(width, 1.0)
+            base_dz = dist * tan_b if not bottom_clipped else -CAMERA_HEIGHT_NOMINAL
+            method = "pole"
+        elif bottom_clipped or sphere_only or tan_t - tan_b <= 1e-6:
             # sphere width: widest row among the top rows of the blob
             top_rows = rows < rows.min() + max(2, int(0.3 * (rows.max() - rows.min() + 1)))
             width = float(np.max(np.bincount(rows[top_rows] - rows.min())))
@@ -118,6 +132,9 @@ class BeaconDetector:
             dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / max(width, 1.0)
             base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
             method = "sphere"
+        else:
+            dist = BEACON_TOTAL_HEIGHT / (tan_t - tan_b)
+            base_dz = dist * tan_b
         az = lev[2, :2] / max(horiz[2], 1e-9)
         centre_world = np.array([dist * az[0], dist * az[1], base_dz + BEACON_CENTRE_HEIGHT])
         goal_body = np.asarray(calib.pos_body) + r_wb.T @ centre_world
