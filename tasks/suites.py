@@ -254,8 +254,14 @@ register_suite(
     Suite(
         "extreme",
         "Every extreme-environment task on every working condition it applies to",
-        # RoverTraverse needs ground; the free-floating conditions belong to the
-        # orbital task, whose entry joins here when it exists.
-        (SuiteEntry(ROVER, GROUND_CONDITIONS, "scripted", 20),),
+        # RoverTraverse and BeaconLocalize need ground; the free-floating conditions
+        # belong to the orbital task, whose entry joins here when it exists.
+        (
+            SuiteEntry(ROVER, GROUND_CONDITIONS, "scripted", 20),
+            # goal from the camera perception pipeline (perception_accuracy per episode)
+            SuiteEntry(ROVER, GROUND_CONDITIONS, "camera", 20, variant="camera",
+                       env_kwargs={"goal_source": "camera"}),
+            SuiteEntry("embodisim/BeaconLocalize-v0", GROUND_CONDITIONS, "scripted", 20),
+        ),
     )
 )
