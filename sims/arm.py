@@ -333,6 +333,8 @@ class ArmController:
         self.finger_act_ids = np.array([model.actuator(a).id for a in handles.finger_actuators])
         self.lo = np.array([r[0] for r in self.params.joint_range])
         self.hi = np.array([r[1] for r in self.params.joint_range])
+        self._home = np.asarray(self.params.home, dtype=float)
+        self._vmax = np.asarray(self.params.velocity_limit, dtype=float)
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
 
@@ -381,15 +383,14 @@ class ArmController:
         rot = np.zeros(3)
         mujoco.mju_quat2Vel(rot, quat, 1.0)
         err = np.concatenate([np.asarray(target_pos) - data.site_xpos[self.site_id], rot])
-        lam2 = self.damping ** 2
-        jjt = jac @ jac.T + lam2 * np.eye(6)
-        dq = jac.T @ np.linalg.solve(jjt, err)
+        jjt = jac @ jac.T
+        jjt[np.diag_indices(6)] += self.damping ** 2
+        jpinv = jac.T @ np.linalg.inv(jjt)
         q = data.qpos[self.qadr]
-        # null-space posture pull: (I - J^+ J)(home - q)
-        jpinv = jac.T @ np.linalg.solve(jjt, np.eye(6))
-        dq += self.nullspace_gain * (np.eye(N_ARM_JOINTS) - jpinv @ jac) @ (
-            np.asarray(self.params.home) - q)
-        vmax = np.asarray(self.params.velocity_limit) * dt
+        # damped least-squares step plus a null-space pull towards home: (I - J^+ J)(home - q)
+        dq = jpinv @ err
+        dq += self.nullspace_gain * ((self._home - q) - jpinv @ (jac @ (self._home - q)))
+        vmax = self._vmax * dt
         scale = float(np.max(np.abs(dq) / vmax))
         if scale > 1.0:
             dq /= scale

@@ -1,0 +1,414 @@
+"""Reference controllers of the touch tasks; they read observations only.
+
+One controller family drives all four tasks through phases (approach, descend,
+close, pull/lift, hold). It uses touch for
+
+* **contact detection and grip-force regulation**: normal force per pad
+  = calibration x mean marker indentation; the jaw set point is driven so the
+  measured force tracks a demand (feed-forward through the jaw servo law plus
+  an integral on the touch error);
+* **slip detection from shear**: the tangential load per pad (calibration x
+  mean in-plane marker displacement) sets the demand ``N >= s T / mu_low``;
+  a tangential/normal ratio approaching ``mu_low`` or a sudden drop of the
+  shear while loaded counts as incipient slip and raises the demand;
+* **contact-guided alignment**: the indentation centroid on the pads
+  re-centres the grasp, and the handle's reaction (pad shear and the
+  left/right normal imbalance) shifts the pulling path radially (compliance),
+  so the arc of a door or lever is followed even where the camera's hinge
+  estimate is off; a lost contact triggers a re-grasp.
+
+The no-touch ablation (:class:`NoTouchController`) is the same controller with
+the tactile input replaced by a fixed grip command: the jaws close to the
+camera-estimated width minus a fixed squeeze (the width at which the jaw
+servo produces ``fixed_grip_force``), with no contact detection, slip
+reaction, alignment or compliance.
+
+The controllers learn the robot's constants (action scales, jaw servo
+stiffness, pad calibration) from the environment once at construction, as a
+robot's datasheet; after that they see only observations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+# Observation layout (tasks.touch.base)
+EE, TGT, YAW, JAW, VIS, TOUCH = slice(14, 17), slice(17, 20), slice(20, 22), slice(22, 24), \
+    slice(24, 30), slice(30, 42)
+
+
+@dataclass(frozen=True)
+class RobotConstants:
+    """Datasheet values the controller needs (read once from the env)."""
+
+    max_step: float  # [m] TCP step at action 1
+    max_yaw_step: float  # [rad] yaw step at action 1
+    stroke: float  # [m] jaw stroke (action 1 = fully open)
+    finger_kp: float  # [N/m] jaw servo stiffness
+    cal_normal: float  # [N/mm] pad calibration, normal
+    cal_shear: float  # [N/mm] pad calibration, shear
+    task: str  # "door" | "drawer" | "lever" | "fragile"
+
+
+DOOR_RANGE = math.pi / 2  # [rad] door hinge travel (fixture datasheet, tasks.touch.articulated)
+LEVER_RANGE = math.pi / 3  # [rad] lever travel (fixture datasheet)
+
+_TASKS = {"DoorOpenEnv": "door", "DrawerOpenEnv": "drawer", "LeverTurnEnv": "lever",
+          "FragileGraspEnv": "fragile"}
+
+
+def _constants(env: gym.Env) -> RobotConstants:
+    u = env.unwrapped
+    name = type(u).__name__
+    if name not in _TASKS:
+        raise ValueError(f"env {name!r} is not a touch task; accepted: {sorted(_TASKS)}")
+    return RobotConstants(
+        max_step=float(u.max_step), max_yaw_step=float(u.max_yaw_step),
+        stroke=float(u.arm_params.finger_stroke), finger_kp=float(u.arm_params.finger_kp),
+        cal_normal=float(u.tactile_calibration.normal),
+        cal_shear=float(u.tactile_calibration.shear), task=_TASKS[name])
+
+
+class TouchController:
+    """Phase controller for the touch tasks (see the module docstring).
+
+    Args:
+        constants: Robot constants.
+        use_touch: False gives the no-touch ablation (fixed grip command).
+        handle_grip: Grip force demand on rigid handles [N].
+        fragile_grip: Initial grip force demand on fragile objects [N].
+        mu_low: Conservative friction coefficient assumed by the grip law (1).
+        safety: Safety factor of the grip law (1).
+        fixed_grip_force: Squeeze of the no-touch ablation [N] (designed to hold the
+            heaviest, most slippery object family on Earth: 80 g, mu 0.3, lift accel.,
+            x 2 margin -> ~3 N per jaw).
+        speed: Free-motion TCP speed [m per control step].
+        pull_speed: TCP speed along the opening path [m per control step].
+        lift_height: Lift target above the grasp height [m].
+        open_target: Opening fraction at which the pull stops (vision estimate).
+    """
+
+    def __init__(self, constants: RobotConstants, use_touch: bool = True,
+                 handle_grip: float = 12.0, fragile_grip: float = 0.6, mu_low: float = 0.3,
+                 safety: float = 1.6, fixed_grip_force: float = 3.0, speed: float = 0.008,
+                 pull_speed: float = 0.003, lift_height: float = 0.13,
+                 open_target: float = 0.83):
+        self.c = constants
+        self.use_touch = bool(use_touch)
+        self.handle_grip = handle_grip
+        self.fragile_grip = fragile_grip
+        self.mu_low = mu_low
+        self.safety = safety
+        self.fixed_grip_force = fixed_grip_force
+        self.speed = speed
+        self.pull_speed = pull_speed
+        self.lift_height = lift_height
+        self.open_target = open_target
+        self.reset(0)
+
+    @classmethod
+    def for_env(cls, env: gym.Env) -> TouchController:
+        """Controller for ``env`` (reads its robot constants once)."""
+        return cls(_constants(env), use_touch=True)
+
+    # ------------------------------------------------------------------ state
+    def reset(self, seed: int) -> None:
+        """Start a new episode (the controller is deterministic; ``seed`` is unused)."""
+        del seed
+        self.phase = "approach"
+        self.t = 0
+        self.grasp: np.ndarray | None = None
+        self.width = 0.0
+        self.jaw_target = self.c.stroke
+        self.integral = 0.0
+        self.demand = 0.0
+        self.boost = 1.0
+        self.prev_shear = 0.0
+        self.stable = 0
+        self.p0 = np.zeros(3)
+        self.yaw0 = 0.0
+        self.path_s = 0.0
+        self.pivot = np.zeros(2)
+        self.radius = 1.0
+        self.open0 = 0.0
+        self.retreat_p = np.zeros(3)
+        self.last_g = np.zeros(3)
+        self.still = 0
+        self.hold_p = np.zeros(3)
+        self.offset = np.zeros(3)
+        self.centroid0 = np.zeros(2)
+        self.lost = 0
+        self.regrasps = 0
+        self.hold_z = 0.0
+
+    # ------------------------------------------------------------------ sensing
+    def _touch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-pad normal force [N], shear (hand x, hand z) [N], centroid [mm], world force."""
+        f = obs[TOUCH].astype(float).reshape(2, 6)
+        normal = self.c.cal_normal * f[:, 0]
+        shear = self.c.cal_shear * f[:, 2:4]
+        centroid = f[:, 4:6]
+        s, c = obs[YAW]
+        hx = np.array([c, s, 0.0])
+        hy = np.array([s, -c, 0.0])
+        hz = np.array([0.0, 0.0, -1.0])
+        # force the held object exerts on the gripper, world frame
+        world = hx * shear[:, 0].sum() + hz * shear[:, 1].sum() + hy * (normal[0] - normal[1])
+        return normal, shear, centroid, world
+
+    # ------------------------------------------------------------------ motion
+    def _move(self, obs: np.ndarray, p_des: np.ndarray, yaw_des: float | None,
+              speed: float) -> np.ndarray:
+        a = np.zeros(5)
+        delta = p_des - obs[TGT].astype(float)
+        n = float(np.linalg.norm(delta))
+        if n > speed:
+            delta *= speed / n
+        a[:3] = delta / self.c.max_step
+        if yaw_des is not None:
+            s, c = obs[YAW]
+            err = math.atan2(math.sin(yaw_des - math.atan2(s, c)), math.cos(yaw_des - math.atan2(s, c)))
+            a[3] = err / self.c.max_yaw_step
+        return a
+
+    def _jaw(self, a: np.ndarray) -> np.ndarray:
+        a[4] = self.jaw_target / self.c.stroke
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+    def _regulate(self, obs: np.ndarray, n_meas: float) -> None:
+        """Jaw set point from the force demand: servo-law feed-forward + touch integral."""
+        q = float(np.mean(obs[JAW]))
+        self.integral += 0.08 * (self.demand - n_meas) / self.c.finger_kp
+        self.integral = float(np.clip(self.integral, -0.01, 0.01))
+        self.jaw_target = q - self.demand / self.c.finger_kp - self.integral
+
+    # ------------------------------------------------------------------ policy
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Action for one observation."""
+        obs = np.asarray(obs, dtype=float)
+        self.t += 1
+        if self.c.task == "fragile":
+            return self._fragile(obs)
+        return self._articulated(obs)
+
+    def _grasp_point(self, obs: np.ndarray) -> np.ndarray:
+        return obs[VIS][:3].copy()
+
+    def _angle(self, obs: np.ndarray) -> float:
+        """Opening of the fixture in path units (rad for door/lever, m for the drawer)."""
+        frac = float(obs[VIS][5])
+        if self.c.task == "drawer":
+            return frac * float(obs[VIS][3])
+        return frac * (DOOR_RANGE if self.c.task == "door" else LEVER_RANGE)
+
+    def _articulated(self, obs: np.ndarray) -> np.ndarray:
+        ee = obs[EE]
+        normal, shear, centroid, force = self._touch(obs)
+        if self.phase == "retreat":
+            # lost the handle: back off, open, wait until the handle is still, grasp again
+            self.jaw_target = 0.03
+            a = self._move(obs, self.retreat_p, None, self.speed)
+            g = self._grasp_point(obs)
+            self.still = self.still + 1 if np.linalg.norm(g - self.last_g) < 0.0015 else 0
+            self.last_g = g
+            if self.still >= 5 and np.linalg.norm(ee - self.retreat_p) < 0.01:
+                self.phase = "approach"
+                self.grasp = None
+            return self._jaw(a)
+        if self.phase == "approach":
+            if self.grasp is None:
+                self.grasp = self._grasp_point(obs)
+                self.yaw0 = math.pi / 2
+                if self.c.task == "door":
+                    self.yaw0 += self._angle(obs)
+            self.jaw_target = 0.03
+            above = self.grasp + np.array([0.0, 0.0, 0.07])
+            a = self._move(obs, above, self.yaw0, self.speed)
+            if np.linalg.norm(ee - above) < 0.006:
+                self.phase = "descend"
+            return self._jaw(a)
+        if self.phase == "descend":
+            a = self._move(obs, self.grasp, self.yaw0, self.speed * 0.6)
+            if np.linalg.norm(ee - self.grasp) < 0.004:
+                self.phase = "close"
+                self.stable = 0
+                self.jaw_target = float(np.mean(obs[JAW]))
+            return self._jaw(a)
+        if self.phase == "close":
+            a = self._move(obs, self.grasp + self.offset, self.yaw0, self.speed)
+            if not self.use_touch:
+                self.jaw_target = max(self.jaw_target - 0.001, 0.0)  # fixed command: close
+                self.stable += 1
+                if self.stable > 40:
+                    self._start_pull(obs)
+                return self._jaw(a)
+            if min(normal) < 0.3:
+                self.jaw_target -= 0.001
+                self.stable = 0
+                if float(np.min(obs[JAW])) < 0.001 and self.regrasps < 3:
+                    self.regrasps += 1  # closed on nothing
+                    self._regrasp(obs)
+            else:
+                self.demand = self.handle_grip
+                self._regulate(obs, min(normal))
+                # contact-guided alignment: centre the contact on the pads along hand z
+                cz = float(np.mean(centroid[:, 1]))
+                self.offset[2] -= 0.3 * cz * 1e-3
+                self.offset[2] = float(np.clip(self.offset[2], -0.01, 0.01))
+                self.stable += 1 if abs(min(normal) - self.demand) < 3.0 else 0
+                if self.stable >= 4:
+                    self._start_pull(obs)
+            return self._jaw(a)
+        if self.phase == "pull":
+            opening = self._angle(obs)
+            if self.use_touch:
+                if max(normal) < 0.3:
+                    self.lost += 1
+                    if self.lost >= 3 and self.regrasps < 3:
+                        self.regrasps += 1
+                        self._regrasp(obs)
+                        return self._jaw(self._move(obs, self.retreat_p, None, self.speed))
+                else:
+                    self.lost = 0
+                t_mag = float(np.linalg.norm(shear, axis=1).max())
+                self.demand = min(max(self.handle_grip, self.safety * t_mag / 0.5), 60.0)
+                self._regulate(obs, min(normal))
+            if float(obs[VIS][5]) >= self.open_target:
+                self.phase = "hold"
+                self.hold_p = obs[TGT].astype(float).copy()
+                return self._jaw(np.zeros(5))
+            # the set point runs ahead of the measured opening by at most `lead`
+            lead = 0.015 / self.radius if self.c.task != "drawer" else 0.015
+            step = self.pull_speed / self.radius if self.c.task != "drawer" else self.pull_speed
+            self.path_s = min(self.path_s + step, opening - self.open0 + lead)
+            p_des, yaw_des, radial = self._path(obs)
+            if self.use_touch:
+                # compliance: yield to the handle's reaction across the path
+                f_rad = float(force @ radial)
+                self.offset += 0.0001 * f_rad * radial
+                n = float(np.linalg.norm(self.offset))
+                if n > 0.02:
+                    self.offset *= 0.02 / n
+            a = self._move(obs, p_des + self.offset, yaw_des, 3 * self.pull_speed)
+            return self._jaw(a)
+        # hold
+        if self.use_touch:
+            self.demand = self.handle_grip
+            self._regulate(obs, min(normal))
+        return self._jaw(self._move(obs, self.hold_p, None, self.speed))
+
+    def _start_pull(self, obs: np.ndarray) -> None:
+        self.phase = "pull"
+        self.p0 = obs[EE].astype(float).copy()
+        self.path_s = 0.0
+        self.lost = 0
+        self.open0 = self._angle(obs)
+        self.pivot = obs[VIS][3:5].astype(float).copy()
+        if self.c.task == "door":
+            self.radius = float(np.linalg.norm(self.p0[:2] - self.pivot))
+        elif self.c.task == "lever":
+            self.radius = float(np.hypot(self.p0[0] - self.pivot[0], self.p0[2] - self.pivot[1]))
+        else:
+            self.radius = 1.0
+
+    def _regrasp(self, obs: np.ndarray) -> None:
+        self.phase = "retreat"
+        self.retreat_p = obs[EE].astype(float) + np.array([0.0, 0.0, 0.04])
+        self.still = 0
+        self.last_g = self._grasp_point(obs)
+        self.offset = np.zeros(3)
+        self.integral = 0.0
+
+    def _path(self, obs: np.ndarray) -> tuple[np.ndarray, float | None, np.ndarray]:
+        """Desired TCP, yaw and the radial (constraint) direction along the opening path."""
+        s = self.path_s
+        if self.c.task == "drawer":
+            p = self.p0 + np.array([-s, 0.0, 0.0])
+            return p, self.yaw0, np.array([0.0, 0.0, 1.0])
+        if self.c.task == "door":
+            r0 = self.p0[:2] - self.pivot
+            phi = math.atan2(r0[1], r0[0]) + s
+            e_r = np.array([math.cos(phi), math.sin(phi), 0.0])
+            p = np.array([self.pivot[0], self.pivot[1], self.p0[2]]) + self.radius * e_r
+            return p, self.yaw0 + s, e_r
+        # lever: rotation in the x-z plane towards -x about the pivot (x, z)
+        r0 = np.array([self.p0[0] - self.pivot[0], self.p0[2] - self.pivot[1]])
+        c, sn = math.cos(s), math.sin(s)
+        rx, rz = r0[0] * c - r0[1] * sn, r0[0] * sn + r0[1] * c
+        e_r = np.array([rx, 0.0, rz]) / self.radius
+        p = np.array([self.pivot[0] + rx, self.p0[1], self.pivot[1] + rz])
+        return p, self.yaw0, e_r
+
+    def _fragile(self, obs: np.ndarray) -> np.ndarray:
+        ee = obs[EE]
+        normal, shear, _, _ = self._touch(obs)
+        if self.phase == "approach":
+            if self.grasp is None:
+                self.grasp = self._grasp_point(obs)
+                self.width = float(obs[VIS][3])
+                self.yaw0 = math.pi / 2
+            self.jaw_target = self.width / 2 + 0.015
+            above = self.grasp + np.array([0.0, 0.0, 0.08])
+            a = self._move(obs, above, self.yaw0, self.speed)
+            if np.linalg.norm(ee - above) < 0.006:
+                self.phase = "descend"
+            return self._jaw(a)
+        if self.phase == "descend":
+            a = self._move(obs, self.grasp, self.yaw0, self.speed * 0.6)
+            if np.linalg.norm(ee - self.grasp) < 0.003:
+                self.phase = "close"
+                self.stable = 0
+            return self._jaw(a)
+        if self.phase == "close":
+            a = self._move(obs, self.grasp, self.yaw0, self.speed)
+            if not self.use_touch:
+                final = self.width / 2 - self.fixed_grip_force / self.c.finger_kp
+                self.jaw_target = max(self.jaw_target - 0.0004, final)
+                if self.jaw_target <= final:
+                    self.stable += 1
+                    if self.stable > 15:
+                        self._start_lift(obs)
+                return self._jaw(a)
+            if min(normal) < 0.15:
+                self.jaw_target -= 0.0004
+                self.stable = 0
+            else:
+                self.demand = self.fragile_grip
+                self._regulate(obs, float(np.mean(normal)))
+                self.stable += 1
+                if self.stable >= 8:
+                    self._start_lift(obs)
+            return self._jaw(a)
+        # lift / hold
+        if self.use_touch:
+            t_mag = float(np.linalg.norm(shear, axis=1).mean())
+            n_mean = float(np.mean(normal))
+            # incipient slip: the load ratio nears the assumed friction, or the shear
+            # collapses while loaded (the object starts sliding)
+            if n_mean > 0.1 and t_mag / n_mean > 0.8 * self.mu_low:
+                self.boost = min(self.boost * 1.15, 4.0)
+            if self.prev_shear > 0.1 and t_mag < 0.6 * self.prev_shear:
+                self.boost = min(self.boost * 1.3, 4.0)
+            self.prev_shear = t_mag
+            self.demand = max(self.fragile_grip, self.safety * t_mag / self.mu_low) * self.boost
+            self._regulate(obs, n_mean)
+        z_goal = self.p0[2] + self.lift_height
+        p_des = np.array([self.p0[0], self.p0[1], z_goal])
+        return self._jaw(self._move(obs, p_des, self.yaw0, 0.002))
+
+    def _start_lift(self, obs: np.ndarray) -> None:
+        self.phase = "lift"
+        self.p0 = obs[TGT].astype(float).copy()
+
+
+class NoTouchController(TouchController):
+    """The same controller with the tactile input replaced by a fixed grip command."""
+
+    @classmethod
+    def for_env(cls, env: gym.Env) -> NoTouchController:
+        """No-touch controller for ``env``."""
+        return cls(_constants(env), use_touch=False)
