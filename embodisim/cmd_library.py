@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = lsub.add_parser("stats", help="diversity histograms and a summary (JSON + Markdown)")
     p.add_argument("library", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--each", action="store_true", help="also one PNG per histogram")
     p.set_defaults(func=_stats)
 
     p = lsub.add_parser("query", help="list ids of matching scenes")
@@ -126,7 +127,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     from scenes.library import library_stats
 
-    s = library_stats(args.library, args.out)
+    s = library_stats(args.library, args.out, each=args.each)
     print(f"wrote {args.out}/summary.json, summary.md and {len(s['plots'])} plots "
           f"({s['scenes']} scenes)")
     return 0

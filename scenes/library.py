@@ -875,8 +875,13 @@ _HISTOGRAMS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def library_stats(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[str, Any]:
+def library_stats(
+    path: str | os.PathLike[str], out: str | os.PathLike[str], each: bool = False
+) -> dict[str, Any]:
     """Write diversity histograms (PNG), ``summary.json`` and ``summary.md`` to ``out``.
+
+    ``diversity.png`` holds one histogram per parameter (stacked by condition);
+    with ``each`` every histogram is also written alone as ``hist_<column>.png``.
 
     Returns:
         The summary dict (also written as JSON).
@@ -933,7 +938,7 @@ def library_stats(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> 
             bins = np.geomspace(lo, hi * 1.0001 if hi > lo else lo * 10, 40)
         else:
             bins = np.histogram_bin_edges(allv, bins=40)
-        for target in (ax_all, None):
+        for target in (ax_all, None) if each else (ax_all,):
             if target is None:
                 fig, ax = plt.subplots(figsize=(8, 5))
             else:
