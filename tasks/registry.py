@@ -36,6 +36,18 @@ class TaskRecord:
     policies: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     family: str = "extreme"  # "extreme" | "touch": which indicator its success feeds
     version: int = 0
+    # which working conditions the task makes physical sense on: "surface" (needs ground:
+    # a rover), "free-floating" (the 0 g workspace), or "any"
+    workspace: str = "any"
+
+    def applies_to(self, condition: str) -> bool:
+        """Whether this task can run on ``condition`` (by its terrain / gravity)."""
+        if self.workspace == "any":
+            return True
+        from scenes.conditions import get_condition
+
+        has_ground = get_condition(condition).terrain
+        return has_ground if self.workspace == "surface" else not has_ground
 
     @property
     def id(self) -> str:
@@ -53,6 +65,7 @@ TASKS: tuple[TaskRecord, ...] = (
             "camera": "tasks.controllers.extreme:RoverCameraSeeker",  # goal_source="camera"
             "random": "tasks.controllers.common:RandomPolicy",
         }),
+        workspace="surface",
     ),
     TaskRecord(
         name="BeaconLocalize",
@@ -62,6 +75,7 @@ TASKS: tuple[TaskRecord, ...] = (
             "scripted": "tasks.controllers.extreme:BeaconLocalizer",
             "random": "tasks.controllers.common:RandomPolicy",
         }),
+        workspace="surface",
     ),
     *(
         TaskRecord(
