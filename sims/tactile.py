@@ -324,6 +324,57 @@ class ElasticLayer:
         return np.ascontiguousarray(blocks.transpose(2, 1, 3, 0)).reshape(3 * cx.size, 3 * len(pts))
 
 
+    def patch_responses(
+        self, radii: np.ndarray, lo: tuple[int, int], hi: tuple[int, int]
+    ) -> np.ndarray:
+        """Displacements around unit-force Hertz-shaped patches, at integer cell offsets.
+
+        The traction of a unit force spread as ``p ~ sqrt(1 - r^2/a^2)`` has the
+        Fourier transform ``3 (sin x - x cos x) / x^3`` with ``x = k a`` (the
+        projection of a uniform ball), so the response needs no cell
+        discretisation of the load. Evaluated without ``shift`` (offsets are
+        marker minus patch centre).
+
+        Args:
+            radii: ``(R,)`` patch radii (m); keep them >= one cell.
+            lo: Smallest offsets ``(ox, oy)`` kept (cells).
+            hi: Largest offsets kept (cells, inclusive).
+
+        Returns:
+            ``(R, Ox, Oy, 3, 3)`` array (m/N): ``[..., a, b]`` is displacement
+            component ``a`` (x, y, depth) per newton of force component ``b``
+            (x-shear, y-shear, pressure).
+        """
+        px, py = self.period
+        d = self.cell
+        kx = 2 * np.pi * scipy.fft.fftfreq(px, d)[:, None]
+        ky = 2 * np.pi * scipy.fft.rfftfreq(py, d)[None, :]
+        k = np.hypot(kx, ky)
+        c_ll, c_lz, c_zz, c_tt = layer_compliance(k, self.thickness, self.young, self.nu)
+        kk = np.where(k > 0, k, 1.0)
+        nx, ny = np.where(k > 0, kx / kk, 0.0), np.where(k > 0, ky / kk, 0.0)
+        dl = c_ll - c_tt
+        base = np.stack([c_tt + dl * nx * nx, dl * nx * ny, 1j * c_lz * nx,
+                         c_tt + dl * ny * ny, 1j * c_lz * ny, c_zz + 0j])
+        ox = np.arange(lo[0], hi[0] + 1) % px
+        oy = np.arange(lo[1], hi[1] + 1) % py
+        out = np.empty((len(radii), ox.size, oy.size, 3, 3))
+        for r, a in enumerate(np.asarray(radii, dtype=float)):
+            x = k * a
+            xs = np.where(x > 1e-3, x, 1.0)
+            load = np.where(x > 1e-3, 3.0 * (np.sin(xs) - xs * np.cos(xs)) / xs**3,
+                            1.0 - x * x / 10.0)
+            # unit force (not unit traction): irfft2's 1/(Px Py) -> 1/area needs 1/d^2
+            real = scipy.fft.irfft2(base * load, s=self.period, axes=(-2, -1)) / (d * d)
+            sl = real[:, ox][:, :, oy]  # (6, Ox, Oy)
+            xx, xy, xz, yy, yz, zz = sl
+            out[r, ..., 0, 0], out[r, ..., 1, 1], out[r, ..., 2, 2] = xx, yy, zz
+            out[r, ..., 0, 1] = out[r, ..., 1, 0] = xy
+            out[r, ..., 0, 2], out[r, ..., 2, 0] = xz, -xz
+            out[r, ..., 1, 2], out[r, ..., 2, 1] = yz, -yz
+        return out
+
+
 def hertz_patch_radius(
     force: float, curvature_radius: float, thickness: float, young: float, nu: float
 ) -> float:
@@ -367,6 +418,24 @@ def hertz_patch_radius(
     return chi * thickness
 
 
+# Ratio between tabulated patch radii (linear interpolation in log a between them).
+_PATCH_RADIUS_RATIO = 1.25
+
+
+@functools.lru_cache(maxsize=16)
+def _chi_table(nu: float) -> tuple[np.ndarray, np.ndarray]:
+    """``log s`` and ``log chi`` with ``s = chi^3 series(chi)`` of D02 eq. 12 (``chi <= 2``)."""
+    a0, b0 = cm.dimitriadis_bonded_coefficients(nu)
+    pi = math.pi
+    c = (-2 * a0 / pi, 4 * a0 * a0 / pi**2, -8 / pi**3 * (a0**3 + 4 * pi**2 * b0 / 15),
+         16 * a0 / pi**4 * (a0**3 + 3 * pi**2 * b0 / 5))
+    chi = np.logspace(-4, np.log10(2.0), 600)
+    s = chi**3 * (1 + chi * (c[0] + chi * (c[1] + chi * (c[2] + chi * c[3]))))
+    if np.any(np.diff(s) <= 0):
+        raise ValueError(f"nu={nu!r}: the thin-layer contact law is not monotonic up to chi = 2")
+    return np.log(s), np.log(chi)
+
+
 # Rotation from pad frame (x, y, outward normal) to the geom frame, per sensing face.
 _FACE_ROTATIONS: dict[str, np.ndarray] = {
     "+z": np.eye(3),
@@ -384,19 +453,19 @@ class TactileReading:
 
     Attributes:
         markers: ``(N, 3)`` marker displacements (m); pressing gives ``u_z < 0``.
-        pressure: ``(nx, ny)`` contact pressure on the traction grid (Pa).
         force: ``(3,)`` net force of the contacts on the pad (N).
         torque: ``(3,)`` net torque about the sensing-surface centre (N m).
-        contact_area: Area of grid cells carrying pressure (m^2).
-        shear: ``(2, nx, ny)`` tangential tractions on the grid (Pa).
+        contact_area: Sum of the contact patches' areas ``pi a^2`` (m^2).
+        patches: ``(C, 6)`` contact patches: centre ``x, y`` (m), force on
+            the gel ``F_x, F_y, F_z`` (N, ``F_z < 0`` presses), radius ``a`` (m).
+            :meth:`TactilePad.pressure_map` turns them into a pressure image.
     """
 
     markers: np.ndarray
-    pressure: np.ndarray
     force: np.ndarray
     torque: np.ndarray
     contact_area: float
-    shear: np.ndarray = field(repr=False)
+    patches: np.ndarray = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -479,11 +548,37 @@ class TactilePad:
         self.layer = ElasticLayer(cfg.young, cfg.nu, cfg.thickness, d, self.grid, shift)
         self.influence = self.layer.influence_matrix(np.stack([ix, iy], -1))  # (3C, 3N)
         self._cx, self._cy = np.meshgrid(self.cell_x, self.cell_y, indexing="ij")
-        self._f6 = np.zeros(6)
+        self._f6 = np.zeros((8, 6))
         self._radius = np.array([self._other_radius(g) for g in range(model.ngeom)])
-        self._rows3 = np.arange(3)
         q = d / 4.0
         self._sub = np.array([[-q, -q], [-q, q], [q, -q], [q, q]])
+        # --- per-step path: responses to whole Hertz patches, tabulated once
+        self._origin = markers.min(axis=0)  # marker (0, 0) in cell units
+        units = np.rint((markers - self._origin) / d).astype(int)  # (N, 2)
+        self._mx, self._my = units[:, 0], units[:, 1]
+        half = np.array([cfg.size_x, cfg.size_y]) / 2
+        self._gmin = (-half - self._origin) / d
+        self._gmax = (half - self._origin) / d - 1e-9
+        lo = (int(units[:, 0].min() - math.floor(self._gmax[0]) - 1),
+              int(units[:, 1].min() - math.floor(self._gmax[1]) - 1))
+        hi = (int(units[:, 0].max() - math.floor(self._gmin[0])),
+              int(units[:, 1].max() - math.floor(self._gmin[1])))
+        self._lo = np.array(lo)
+        ratio = _PATCH_RADIUS_RATIO
+        n_radii = 1 + math.ceil(math.log(max(cfg.size_x, cfg.size_y) / d) / math.log(ratio))
+        self._log_amin = math.log(d)
+        self._log_ratio = math.log(ratio)
+        self.patch_radii = d * ratio ** np.arange(n_radii)
+        self.patch_table = self.layer.patch_responses(self.patch_radii, lo, hi)
+        blocks = self.patch_table.reshape(-1, 3, 3)  # (radius, ox, oy) x (a, b)
+        self._table_rows = np.ascontiguousarray(blocks.transpose(1, 0, 2)).reshape(-1, 3)
+        self._a_offset = (np.arange(3) * len(blocks))[:, None]  # row of (a, block)
+        self._corner_k = np.array([0, 1])[:, None, None]
+        self._corner_x = np.array([0, 1])[:, None]
+        self._corner_y = np.array([0, 1])
+        self._to_depth = np.array([1.0, 1.0, -1.0])  # F_z < 0 presses: depth load = -F_z
+        self._chi_table = _chi_table(cfg.nu)
+        self._e_star_h3 = 4.0 * cm.contact_modulus(cfg.young, cfg.nu) * cfg.thickness**3 / 3.0
 
     # ---------------------------------------------------------------- tractions
     def _other_radius(self, other: int) -> float:
@@ -499,109 +594,180 @@ class TactilePad:
             return float(np.min(size))
         return self.config.flat_radius
 
-    def contact_loads(self, data: mujoco.MjData) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    def contact_loads(self, data: mujoco.MjData) -> np.ndarray:
         """Contact forces on the pad, in the pad frame.
 
         Returns:
-            One ``(position (3,), force (3,), curvature radius)`` per active
-            contact touching the pad geom: position relative to the surface
-            centre (m), force the other body exerts on the gel (N).
+            ``(C, 7)`` rows, one per active contact touching the pad geom:
+            position relative to the surface centre (3, m), force the other
+            body exerts on the gel (3, N), curvature radius of the other geom (m).
         """
         ncon = data.ncon
         if ncon == 0:
-            return []
+            return np.zeros((0, 7))
         geoms = data.contact.geom[:ncon]
-        hits = np.nonzero((geoms[:, 0] == self.geom_id) | (geoms[:, 1] == self.geom_id))[0]
+        hits = np.flatnonzero((geoms[:, 0] == self.geom_id) | (geoms[:, 1] == self.geom_id))
         if hits.size == 0:
-            return []
+            return np.zeros((0, 7))
+        if hits.size > len(self._f6):
+            self._f6 = np.zeros((2 * hits.size, 6))
+        f6 = self._f6
+        for j, i in enumerate(hits):
+            mujoco.mj_contactForce(self.model, data, int(i), f6[j])
+        frames = data.contact.frame[hits].reshape(-1, 3, 3)
+        f_world = np.einsum("ci,cij->cj", f6[: hits.size, :3], frames)  # on geom2
+        mine_first = geoms[hits, 0] == self.geom_id
+        f_world[mine_first] *= -1.0
+        other = np.where(mine_first, geoms[hits, 1], geoms[hits, 0])
         rot_geom = data.geom_xmat[self.geom_id].reshape(3, 3)
         rot = rot_geom @ self.rot_pad_to_geom  # pad -> world
         origin = data.geom_xpos[self.geom_id] + rot_geom @ self.origin_in_geom
-        loads = []
-        frames = data.contact.frame
-        positions = data.contact.pos
-        f6 = self._f6
-        for i in hits:
-            mujoco.mj_contactForce(self.model, data, int(i), f6)
-            f_world = f6[:3] @ frames[i].reshape(3, 3)  # force on geom2, world frame
-            g1, g2 = geoms[i]
-            if g1 == self.geom_id:
-                f_world = -f_world
-                other = g2
-            else:
-                other = g1
-            loads.append(((positions[i] - origin) @ rot, f_world @ rot, self._radius[other]))
-        return loads
+        out = np.empty((hits.size, 7))
+        out[:, 0:3] = (data.contact.pos[hits] - origin) @ rot
+        out[:, 3:6] = f_world @ rot
+        out[:, 6] = self._radius[other]
+        return out
 
-    def tractions(self, loads: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
-        """Spread contact loads over the grid as Hertz-shaped patches.
+    def patch_radius(self, normal: np.ndarray, curvature: np.ndarray) -> np.ndarray:
+        """Contact radii (m) for normal forces (N) and indenter curvature radii (m).
 
-        Each load with normal force ``N`` (pressing the gel, ``-F_z``) gets a
-        pressure ``p0 sqrt(1 - r^2/a^2)`` centred on the contact point, with
-        ``a`` from :func:`hertz_patch_radius`; cell values are averages over
-        2 x 2 sub-samples, rescaled so the cells on the pad carry exactly ``N``.
-        Its tangential force rides on the same shape (``q = F_t p / N``).
-        Loads that pull on the gel (``F_z > 0``) are ignored.
+        Vectorised form of :func:`hertz_patch_radius` through a tabulated
+        inverse of Dimitriadis et al. (2002) eq. 12.
+        """
+        s = np.maximum(normal, 0.0) * curvature / self._e_star_h3
+        log_s, log_chi = self._chi_table
+        chi = np.exp(np.interp(np.log(np.maximum(s, 1e-300)), log_s, log_chi,
+                               left=-np.inf))
+        small = s < math.exp(log_s[0])
+        chi[small] = np.cbrt(s[small])  # Hertz limit
+        return chi * self.config.thickness
+
+    def patches(self, loads: np.ndarray) -> np.ndarray:
+        """Contact patches ``(C, 6)``: ``x, y, F_x, F_y, F_z, a`` from :meth:`contact_loads` rows."""
+        out = np.empty((len(loads), 6))
+        out[:, 0:2] = loads[:, 0:2]
+        out[:, 2:5] = loads[:, 3:6]
+        out[:, 5] = self.patch_radius(-loads[:, 5], loads[:, 6])
+        return out
+
+    def patch_field(self, patches: np.ndarray, sim: np.ndarray | None = None,
+                    n_sims: int = 1) -> np.ndarray:
+        """Marker displacements (depth ``z``) from contact patches, by table lookup.
+
+        Each patch's response is interpolated bilinearly in its centre (between
+        cells) and linearly in ``log a`` (between tabulated radii), then
+        multiplied by its force; patches pulling on the gel (``F_z > 0``) are
+        skipped.
 
         Args:
-            loads: Output of :meth:`contact_loads`.
+            patches: ``(C, 6)`` patches (see :class:`TactileReading`).
+            sim: ``(C,)`` index of the simulation each patch belongs to.
+            n_sims: Number of simulations (rows of the output).
 
         Returns:
-            ``(C, 3)`` cell tractions (Pa): x-shear, y-shear, pressure.
+            ``(n_sims, N, 3)`` displacements (m), depth-positive ``z``.
         """
-        cfg = self.config
+        n = len(self.markers)
+        press = patches[:, 4] < 0.0
+        if not np.any(press):
+            return np.zeros((n_sims, n, 3))
+        p = patches[press]
+        c = len(p)
+        g = np.minimum(np.maximum((p[:, 0:2] - self._origin) / self.cell, self._gmin),
+                       self._gmax)
+        gi = np.floor(g)
+        f = g - gi
+        gi = gi.astype(np.intp)
+        t = np.minimum(np.maximum((np.log(p[:, 5]) - self._log_amin) / self._log_ratio, 0.0),
+                       len(self.patch_radii) - 1 - 1e-9)
+        ki = t.astype(np.intp)
+        kw = t - ki
+        _, n_ox, n_oy = self.patch_table.shape[:3]
+        # value at offset (m - g) = (1 - f) T[m - i] + f T[m - i - 1], per axis;
+        # gather 8 (radius, x, y) corner blocks per contact and marker, then weight
+        ox = (self._mx - self._lo[0])[None, :] - gi[:, 0:1]  # (C, N)
+        oy = (self._my - self._lo[1])[None, :] - gi[:, 1:2]
+        cell = ((ki[:, None, None, None, None] + self._corner_k) * n_ox
+                + ox[:, :, None, None, None] - self._corner_x) * n_oy \
+            + oy[:, :, None, None, None] - self._corner_y  # (C, N, 2, 2, 2)
+        wk = np.empty((c, 2, 1, 1))
+        wk[:, 0, 0, 0], wk[:, 1, 0, 0] = 1.0 - kw, kw
+        wx = np.empty((c, 1, 2, 1))
+        wx[:, 0, 0, 0], wx[:, 0, 1, 0] = 1.0 - f[:, 0], f[:, 0]
+        wy = np.empty((c, 1, 1, 2))
+        wy[:, 0, 0, 0], wy[:, 0, 0, 1] = 1.0 - f[:, 1], f[:, 1]
+        w = (wk * wx * wy).reshape(c, 8)
+        force = p[:, 2:5] * self._to_depth  # (C, 3): x, y, pressing force
+        weights = (w[:, :, None] * force[:, None, :]).reshape(c, 24, 1)  # (corner, b)
+        # rows (a, block) of the table hold the 3 b-values: gather (C, N, a, corner) rows,
+        # so each contact is one (3N x 24) @ (24,) product
+        idx = cell.reshape(c, n, 1, 8) + self._a_offset
+        vals = np.take(self._table_rows, idx.reshape(-1), axis=0).reshape(c, n * 3, 24)
+        u_c = np.matmul(vals, weights).reshape(c, n, 3)
+        if sim is None:
+            return u_c.sum(axis=0)[None]
+        onehot = np.zeros((n_sims, c))
+        onehot[sim[press], np.arange(c)] = 1.0
+        return (onehot @ u_c.reshape(c, n * 3)).reshape(n_sims, n, 3)
+
+    def tractions(self, patches: np.ndarray) -> np.ndarray:
+        """Cell tractions of contact patches on the pad's grid (for pressure maps and batches).
+
+        Each pressing patch (force ``N = -F_z > 0``, radius ``a``) gets the
+        pressure ``p0 sqrt(1 - r^2/a^2)``, cell values averaged over 2 x 2
+        sub-samples and rescaled so the cells on the pad carry exactly ``N``;
+        its tangential force rides on the same shape (``q = F_t p / N``).
+
+        Args:
+            patches: ``(C, 6)`` patches (see :class:`TactileReading`).
+
+        Returns:
+            ``(nx * ny, 3)`` cell tractions (Pa): x-shear, y-shear, pressure.
+        """
         nx, ny = self.grid
         t = np.zeros((nx * ny, 3))
         t3 = t.reshape(nx, ny, 3)
         d = self.cell
-        for pos, force, radius in loads:
-            normal = -force[2]
+        x0, y0 = self.cell_x[0], self.cell_y[0]
+        for px, py, fx, fy, fz, a in patches:
+            normal = -fz
             if normal <= 0.0:
                 continue
-            a = hertz_patch_radius(normal, radius, cfg.thickness, cfg.young, cfg.nu)
             reach = a + d
-            x0, y0 = self.cell_x[0], self.cell_y[0]
-            i0 = max(0, math.ceil((pos[0] - reach - x0) / d))
-            i1 = min(nx, math.floor((pos[0] + reach - x0) / d) + 1)
-            j0 = max(0, math.ceil((pos[1] - reach - y0) / d))
-            j1 = min(ny, math.floor((pos[1] + reach - y0) / d) + 1)
+            i0 = max(0, math.ceil((px - reach - x0) / d))
+            i1 = min(nx, math.floor((px + reach - x0) / d) + 1)
+            j0 = max(0, math.ceil((py - reach - y0) / d))
+            j1 = min(ny, math.floor((py + reach - y0) / d) + 1)
             if i0 >= i1 or j0 >= j1:  # contact beyond the pad edge: nearest cell
-                i0 = min(max(round((pos[0] - x0) / d), 0), nx - 1)
-                j0 = min(max(round((pos[1] - y0) / d), 0), ny - 1)
+                i0 = min(max(round((px - x0) / d), 0), nx - 1)
+                j0 = min(max(round((py - y0) / d), 0), ny - 1)
                 i1, j1 = i0 + 1, j0 + 1
-            dx = self._cx[i0:i1, j0:j1] - pos[0]
-            dy = self._cy[i0:i1, j0:j1] - pos[1]
+            dx = self._cx[i0:i1, j0:j1] - px
+            dy = self._cy[i0:i1, j0:j1] - py
             inv_a2 = 1.0 / (a * a) if a > 0 else 0.0
-            # 2 x 2 sub-samples per cell (offsets +-d/4) approximate the cell average
             sx = (dx[..., None] + self._sub[:, 0]) ** 2 + (dy[..., None] + self._sub[:, 1]) ** 2
             shape = np.sqrt(np.clip(1.0 - sx * inv_a2, 0.0, None)).sum(-1)
             total = shape.sum()
             if total <= 0.0:  # patch smaller than a cell: put the load on the nearest cell
                 shape[:] = 0.0
-                ci = np.unravel_index(np.argmin(dx * dx + dy * dy), dx.shape)
-                shape[ci] = 1.0
+                shape[np.unravel_index(np.argmin(dx * dx + dy * dy), dx.shape)] = 1.0
                 total = 1.0
-            p = shape * (normal / (total * d * d))
+            pres = shape * (normal / (total * d * d))
             win = t3[i0:i1, j0:j1]
-            win[..., 2] += p
-            win[..., 0] += p * (force[0] / normal)
-            win[..., 1] += p * (force[1] / normal)
+            win[..., 2] += pres
+            win[..., 0] += pres * (fx / normal)
+            win[..., 1] += pres * (fy / normal)
         return t
+
+    def pressure_map(self, reading: TactileReading) -> np.ndarray:
+        """Contact pressure ``(nx, ny)`` (Pa) on the pad's traction grid for a reading."""
+        nx, ny = self.grid
+        return self.tractions(reading.patches)[:, 2].reshape(nx, ny)
 
     # ----------------------------------------------------------------- outputs
     def marker_field(self, traction: np.ndarray) -> np.ndarray:
-        """Marker displacements ``(N, 3)`` in the pad frame from cell tractions ``(C, 3)``.
-
-        Only the rows of loaded cells take part in the product, so a local
-        contact costs a fraction of the full ``(3C, 3N)`` matrix.
-        """
-        active = np.flatnonzero(traction[:, 2])
-        if active.size * 3 < traction.shape[0]:
-            rows = (active[:, None] * 3 + self._rows3).ravel()
-            u = traction[active].ravel() @ self.influence[rows]
-        else:
-            u = traction.ravel() @ self.influence
-        u = u.reshape(-1, 3)
+        """Marker displacements ``(N, 3)`` in the pad frame from cell tractions ``(C, 3)``."""
+        u = (traction.reshape(-1) @ self.influence).reshape(-1, 3)
         u[:, 2] *= -1.0  # depth -> outward normal
         return u
 
@@ -620,26 +786,38 @@ class TactilePad:
         u[..., 2] *= -1.0
         return u
 
+    def _reading(self, loads: np.ndarray, patches: np.ndarray, markers: np.ndarray
+                 ) -> TactileReading:
+        markers[:, 2] *= -1.0  # depth -> outward normal
+        force = loads[:, 3:6].sum(axis=0)
+        torque = np.cross(loads[:, 0:3], loads[:, 3:6]).sum(axis=0) if len(loads) else np.zeros(3)
+        return TactileReading(markers=markers, force=force, torque=torque,
+                              contact_area=float(np.pi * np.sum(patches[:, 5] ** 2 *
+                                                                (patches[:, 4] < 0))),
+                              patches=patches)
+
     def update(self, data: mujoco.MjData) -> TactileReading:
         """Read this step's contacts and return the pad's marker field and loads."""
         loads = self.contact_loads(data)
-        nx, ny = self.grid
-        traction = self.tractions(loads)
-        force = np.zeros(3)
-        torque = np.zeros(3)
-        for pos, f, _ in loads:
-            force += f
-            torque += (pos[1] * f[2] - pos[2] * f[1], pos[2] * f[0] - pos[0] * f[2],
-                       pos[0] * f[1] - pos[1] * f[0])
-        pressure = traction[:, 2].reshape(nx, ny)
-        return TactileReading(
-            markers=self.marker_field(traction),
-            pressure=pressure,
-            force=force,
-            torque=torque,
-            contact_area=float(np.count_nonzero(pressure > 0.0)) * self.cell**2,
-            shear=traction[:, :2].T.reshape(2, nx, ny),
-        )
+        patches = self.patches(loads)
+        return self._reading(loads, patches, self.patch_field(patches)[0])
+
+    def update_many(self, datas: list[mujoco.MjData]) -> np.ndarray:
+        """Marker fields ``(B, N, 3)`` (pad frame) of this pad in ``B`` simulations of one model.
+
+        Contacts of all simulations are gathered and their patches evaluated
+        in one vectorised lookup, so the per-simulation cost is little more
+        than reading the contacts.
+        """
+        loads = [self.contact_loads(d) for d in datas]
+        counts = [len(ld) for ld in loads]
+        if sum(counts) == 0:
+            return np.zeros((len(datas), len(self.markers), 3))
+        stacked = np.concatenate(loads)
+        sim = np.repeat(np.arange(len(datas)), counts)
+        u = self.patch_field(self.patches(stacked), sim=sim, n_sims=len(datas))
+        u[..., 2] *= -1.0
+        return u
 
     def observe_markers(
         self,
@@ -680,3 +858,85 @@ class TactilePad:
         lost = rng.random(len(pix)) < lost_probability
         pix[lost] = np.nan
         return MarkerObservation(pixels=pix, lost=lost)
+
+
+class TactileArray:
+    """Several pads of one configuration (e.g. both fingers), updated together.
+
+    One scan of the contact list serves every pad, and all contact patches of
+    all pads (and, with :meth:`update_many`, of many simulations) go through
+    one table gather and one matrix product. This is the per-step form for
+    training loops; it returns marker fields only (use
+    :meth:`TactilePad.update` for forces, torques and pressure maps).
+
+    Args:
+        pads: Pads attached to one model, all with the same :class:`GelPadConfig`.
+    """
+
+    def __init__(self, pads: list[TactilePad]) -> None:
+        if not pads:
+            raise ValueError("pads is empty; pass at least one TactilePad")
+        first = pads[0]
+        for pad in pads[1:]:
+            if pad.config != first.config or pad.model is not first.model:
+                raise ValueError(
+                    "every pad of a TactileArray needs the same GelPadConfig and model; "
+                    "group pads by configuration"
+                )
+        self.pads = list(pads)
+        self.model = first.model
+        self._lead = first
+        self._geom_ids = np.array([p.geom_id for p in pads])
+        self._rot = np.stack([p.rot_pad_to_geom for p in pads])  # (P, 3, 3) pad -> geom
+        self._origin_in_geom = np.stack([p.origin_in_geom for p in pads])  # (P, 3)
+        self._f6 = np.zeros((16, 6))
+
+    def _loads(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        """Contact loads ``(C, 7)`` as in :meth:`TactilePad.contact_loads`, and pad index ``(C,)``."""
+        ncon = data.ncon
+        if ncon == 0:
+            return np.zeros((0, 7)), np.zeros(0, dtype=np.intp)
+        geoms = data.contact.geom[:ncon]
+        first = geoms[:, 0:1] == self._geom_ids
+        match = first | (geoms[:, 1:2] == self._geom_ids)  # (ncon, P)
+        hit, pad = np.nonzero(match)
+        if hit.size == 0:
+            return np.zeros((0, 7)), np.zeros(0, dtype=np.intp)
+        if hit.size > len(self._f6):
+            self._f6 = np.zeros((2 * hit.size, 6))
+        f6 = self._f6
+        model = self.model
+        for j, i in enumerate(hit.tolist()):
+            mujoco.mj_contactForce(model, data, i, f6[j])
+        frames = data.contact.frame[hit].reshape(-1, 3, 3)
+        f_world = (f6[: hit.size, None, :3] @ frames)[:, 0]  # force on geom2
+        mine_first = first[hit, pad]
+        f_world[mine_first] *= -1.0
+        other = np.where(mine_first, geoms[hit, 1], geoms[hit, 0])
+        gid = self._geom_ids[pad]
+        rot_geom = data.geom_xmat[gid].reshape(-1, 3, 3)
+        rot = rot_geom @ self._rot[pad]  # pad -> world, (C, 3, 3)
+        origin = data.geom_xpos[gid] + (rot_geom @ self._origin_in_geom[pad, :, None])[..., 0]
+        out = np.empty((hit.size, 7))
+        out[:, 0:3] = ((data.contact.pos[hit] - origin)[:, None, :] @ rot)[:, 0]
+        out[:, 3:6] = (f_world[:, None, :] @ rot)[:, 0]
+        out[:, 6] = self._lead._radius[other]
+        return out, pad
+
+    def update(self, data: mujoco.MjData) -> np.ndarray:
+        """Marker fields ``(P, N, 3)`` (pad frames, m) of every pad for this step."""
+        loads, pad = self._loads(data)
+        u = self._lead.patch_field(self._lead.patches(loads), sim=pad, n_sims=len(self.pads))
+        u[..., 2] *= -1.0
+        return u
+
+    def update_many(self, datas: list[mujoco.MjData]) -> np.ndarray:
+        """Marker fields ``(B, P, N, 3)`` of every pad in ``B`` simulations of the model."""
+        parts = [self._loads(d) for d in datas]
+        n_pads = len(self.pads)
+        loads = np.concatenate([p[0] for p in parts])
+        slot = np.concatenate([p[1] + b * n_pads for b, p in enumerate(parts)])
+        u = self._lead.patch_field(self._lead.patches(loads), sim=slot,
+                                   n_sims=len(datas) * n_pads)
+        u[..., 2] *= -1.0
+        return u.reshape(len(datas), n_pads, -1, 3)
