@@ -5,23 +5,28 @@ bonded to a rigid backing (the sensor's acrylic window) with a traction-free
 top surface loaded by the contact tractions. For one Fourier mode
 ``exp(i k . x)`` of the surface tractions the layer's response decouples into
 a P-SV part (normal and longitudinal shear, 2 x 2) and an SH part
-(transverse shear, scalar) whose closed forms follow from the
-Papkovich-Neuber / plane-strain solution with the four boundary conditions
-(free surface, clamped base); see e.g. J. R. Barber, *Elasticity*, 3rd ed.,
-Springer 2010, ch. 22 (layer problems), and, for the classical normal
-compliance ``[(3-4nu) sinh 2kh - 2kh] / [(3-4nu) cosh 2kh + 2(kh)^2 +
-5 - 12 nu + 8 nu^2]`` the same kernel in K. L. Johnson, *Contact Mechanics*
-(1985) sec. 5.9. We solve the 4 x 4 boundary-value system numerically on a
-table of ``kh`` (it reproduces that closed form to round-off, see tests),
-interpolate it with a cubic spline, and evaluate the layer's surface Green's
-function on the pad's traction grid once per pad:
+(transverse shear, scalar). Both follow from the plane-strain (P-SV) and
+anti-plane (SH) solutions of Navier's equation with the four boundary
+conditions (traction-free loaded surface, clamped base); the derivation is in
+:func:`_psv_compliance`. We solve the 4 x 4 boundary-value system numerically
+on a table of ``kh``; its normal part reproduces the classical bonded-layer
+kernel ``(1-nu)/(mu k) [(3-4nu) sinh 2kh - 2kh] / [(3-4nu) cosh 2kh + 2(kh)^2 +
+5 - 12 nu + 8 nu^2]`` to round-off (tests), the SH part is ``tanh(kh)/(mu k)``.
+A cubic spline in ``log kh`` interpolates the table, and the layer's surface
+Green's function is evaluated once per pad:
 
 * ``ElasticLayer`` holds the real-space influence kernel of one grid cell
   (uniform traction over a square cell, exact in Fourier space, aliasing summed)
-  on a periodic grid padded by six gel thicknesses, so images are negligible.
-* ``TactilePad`` turns that kernel into a dense marker influence matrix
-  (3N x 3C) and, every step, maps the contact tractions read from MuJoCo to
-  marker displacements with one small matrix product.
+  on a periodic grid padded by six gel thicknesses, so images are negligible;
+  ``influence_matrix`` turns it into a dense (3C x 3N) map from cell tractions
+  to markers (``TactilePad.marker_field`` / ``batch_marker_fields``).
+* For the per-step path it also tabulates the response to a whole Hertz-shaped
+  patch of unit force (Fourier transform ``3 (sin ka - ka cos ka)/(ka)^3``) for
+  a geometric ladder of patch radii. Each MuJoCo contact on the pad becomes one
+  patch (force from ``mj_contactForce``, radius from the thin-layer contact
+  law), and the marker field is a gather of 8 table corners per contact and
+  marker plus one small matrix product (``TactilePad.update``;
+  ``TactileArray`` does this for several pads and simulations at once).
 
 Conventions. Inside ``ElasticLayer`` the third component is the *depth*
 (positive into the gel, pressure positive). ``TactilePad`` reports
@@ -487,11 +492,10 @@ class TactilePad:
     The sensing surface is the geom's ``face`` (e.g. ``"+z"``: the face at
     ``z = +size[2]`` in the geom frame); the pad frame has its origin at the
     face centre and ``z`` along the face's outward normal. Each call to
-    :meth:`update` reads the contacts involving the geom, spreads every contact
-    force over a Hertz-shaped patch (radius from the force and the other
-    geom's curvature through the thin-layer contact law, shear with the same
-    shape), and maps the cell tractions to marker displacements with the
-    pad's precomputed influence matrix.
+    :meth:`update` reads the contacts involving the geom, turns every contact
+    force into a Hertz-shaped patch (radius from the force and the other geom's
+    curvature through the thin-layer contact law, shear with the same shape),
+    and sums the patches' tabulated marker responses.
 
     Args:
         model: Compiled model.
