@@ -99,9 +99,7 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
             self._report_error = float(np.linalg.norm(self._report - truth))
         else:
             self._simulate(ctrl)
-            self._steps += 1
-            if self.sim_error is None and self._steps % self.camera_period == 0:
-                self._camera_frame()
+            self._perception_step()
         self._prev_action = act[:2].astype(np.float32)
         obs = self._observe()
         if self.sim_error is not None:

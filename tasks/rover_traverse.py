@@ -56,8 +56,9 @@ class RoverTraverseEnv(MujocoTaskEnv):
     **Perception mode.** ``goal_source="camera"`` replaces the navigation fix by
     the rover's perception pipeline (:mod:`tasks.perception`): every
     ``camera_period`` control steps the forward colour camera (radiometric, 64 x 64
-    by default) is exposed and the goal beacon is detected and ranged (known height,
-    levelled with the IMU); the goal slots of the state carry the latest estimate
+    by default) is exposed, the goal beacon is detected and ranged (known height,
+    levelled with the IMU) and fused with the last fixes (sliding median, carried by
+    wheel odometry and the gyro, ``tasks.perception.GoalTracker``); the goal slots of the state carry the latest estimate
     and one more float, ``goal_age`` [s] since that estimate (99 before the first
     fix), is appended (25 floats). Hazards still come from the rangefinders.
     Perception accuracy is scored on every camera frame in which the whole beacon
@@ -153,11 +154,12 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self.camera: Any = None
         self._image = np.zeros((camera_size, camera_size, 3), dtype=np.uint8)
         if goal_source == "camera" or obs_mode != "state":
-            from tasks.perception import BeaconDetector, ColourCamera
+            from tasks.perception import BeaconDetector, ColourCamera, GoalTracker
 
             self.camera = ColourCamera(self.model, "rover_cam", self.scene.light_ref,
                                        camera_size, camera_size)
             self.detector = BeaconDetector()
+            self.tracker = GoalTracker()
         self.observation_space = self._make_obs_space(self._state_size, camera_size)
         self._prev_action = np.zeros(2, dtype=np.float32)
         self._rng: np.random.Generator = np.random.default_rng(0)
@@ -203,6 +205,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._best_dist = self._distance()
         self._prev_xy = self.data.xpos[self._rover][:2].copy()
         if self.camera is not None:
+            self.tracker.reset()
             self.camera.reset()
             self.camera.settle_exposure(self.data, rng)
             self._camera_frame()
@@ -216,10 +219,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         d_before = self._distance()
         self._simulate(ctrl)
         self._prev_action = act.astype(np.float32)
-        self._steps += 1
-        if (self.camera is not None and self.sim_error is None
-                and self._steps % self.camera_period == 0):
-            self._camera_frame()
+        self._perception_step()
         obs = self._observe()
         if self.sim_error is not None:
             info = self._info()
@@ -270,6 +270,20 @@ class RoverTraverseEnv(MujocoTaskEnv):
         return self.data.sensordata[adr:adr + dim]
 
     # --- camera perception ---------------------------------------------------------------
+    def _perception_step(self) -> None:
+        """After a control period: dead-reckon the goal tracker, expose a frame when due."""
+        self._steps += 1
+        if self.camera is None or self.sim_error is not None:
+            return
+        if self.goal_source == "camera":
+            # the rover's own odometry: wheel encoders and the gyro, with their noise
+            wheels = np.concatenate([self._sensor(f"rover_wheel_vel_{w}") for w in WHEELS])
+            speed = float(np.mean(wheels)) * self._wheel_r
+            yaw_rate = float(self._sensor("rover_gyro")[2] + self._rng.normal(0.0, GYRO_NOISE))
+            self.tracker.propagate(speed, yaw_rate, self.dt)
+        if self._steps % self.camera_period == 0:
+            self._camera_frame()
+
     def _camera_frame(self) -> None:
         """Expose one frame; in camera mode, detect the beacon and score the estimate."""
         self._image = self.camera.capture(self.data, self._rng)
@@ -278,13 +292,17 @@ class RoverTraverseEnv(MujocoTaskEnv):
         quat = self._sensor("rover_quat")  # the IMU attitude, as the controller sees it
         det = self.detector.detect(self._image, self.camera.calibration, quat)
         if det is not None:
-            self._goal_est = np.asarray(det.goal_body, dtype=np.float64)
+            self.tracker.update(np.asarray(det.goal_body[:2]))
+            self._goal_est[2] = det.goal_body[2]
             self._goal_fix_t = float(self.data.time)
+        est = self.tracker.estimate()
+        if est is not None:
+            self._goal_est[:2] = est
         truth = self._sensor("rover_goal_vec")  # scoring only, never observed in this mode
         if self._beacon_in_view():
             d = float(np.linalg.norm(truth[:2]))
             self._perc_frames += 1
-            if det is not None:
+            if est is not None:
                 err = float(np.linalg.norm(self._goal_est[:2] - truth[:2]))
                 tol_m, tol_frac = self.perception_tol
                 self._perc_hits += int(err <= tol_m + tol_frac * d)
