@@ -127,7 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             episodes_override=args.episodes,
             progress=not args.no_progress,
         )
-    except RuntimeError as exc:  # Ray missing, or a worker process died
+    except RuntimeError as exc:  # Ray requested but not installed
         print(f"embodisim evaluate: error: {exc}", file=sys.stderr)
         return 1
     summary = summary_json(suite.name, db, run)
@@ -170,9 +170,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ev.add_argument("--workers", type=int, default=1, help="parallel episodes (default 1)")
     ev.add_argument(
         "--executor",
-        choices=("local", "ray"),
+        choices=("local", "ray", "inline"),
         default="local",
-        help="local process pool (default) or Ray (extra 'cluster'; RAY_ADDRESS or local)",
+        help=(
+            "local process pool (default), Ray (extra 'cluster'; RAY_ADDRESS or a local "
+            "instance) or inline (this process, for debugging)"
+        ),
     )
     ev.add_argument("--db", default=None, help="results store (default results/<suite>.sqlite)")
     ev.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -24,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 from metrics.store import EpisodeRecord, ResultsStore
 from tasks.suites import EpisodeSpec, Suite, expand, get_suite
 
-Executor = Literal["local", "ray"]
+Executor = Literal["local", "ray", "inline"]
 
 # An episode still running after this many steps is stopped and recorded as a
 # failure: every registered task has a TimeLimit far below it, so reaching it
@@ -176,32 +176,78 @@ def versions() -> tuple[str, str]:
     return own, str(mujoco.__version__)
 
 
+def _run_inline(
+    specs: Sequence[EpisodeSpec],
+    workers: int,
+    factory: PolicyFactory | None,
+    on_done: Callable[[EpisodeSpec, EpisodeOutcome], None],
+) -> None:
+    """Run in this process, one by one (debugging; no protection against hard crashes)."""
+    del workers
+    for spec in specs:
+        on_done(spec, run_episode(spec, factory))
+
+
+# Recorded when an episode kills its worker process (segfault, abort) even when rerun alone.
+_CRASH_MESSAGE = (
+    "worker process died while running this episode (hard crash, e.g. a segfault or abort "
+    "in native code); it crashed again when rerun alone"
+)
+
+
+def _run_isolated(
+    spec: EpisodeSpec, factory: PolicyFactory | None, ctx: multiprocessing.context.BaseContext
+) -> EpisodeOutcome:
+    """Run one episode alone in a fresh worker; a hard crash becomes a failed outcome."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        try:
+            return pool.submit(run_episode, spec, factory).result()
+        except BrokenProcessPool:
+            return EpisodeOutcome(False, {}, _CRASH_MESSAGE)
+
+
 def _run_local(
     specs: Sequence[EpisodeSpec],
     workers: int,
     factory: PolicyFactory | None,
     on_done: Callable[[EpisodeSpec, EpisodeOutcome], None],
 ) -> None:
-    if workers == 1:
-        # In-process: no start-up cost, and the same function the pool would run.
-        for spec in specs:
-            on_done(spec, run_episode(spec, factory))
-        return
+    """Run on a pool of ``workers`` processes, surviving episodes that crash a worker.
+
+    At most ``workers`` episodes are in flight. When a worker dies, the pool
+    breaks and every in-flight episode is a suspect: each is rerun alone in a
+    fresh process (episodes are deterministic, so the culprit crashes again
+    and is recorded as a failure; the others get their real outcome), then a
+    new pool takes the rest of the queue.
+    """
     # 'spawn': a fresh interpreter per worker; MuJoCo/OpenGL state must not be forked.
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
-        futures = {pool.submit(run_episode, spec, factory): spec for spec in specs}
-        for fut in as_completed(futures):
-            on_done(futures[fut], fut.result())
-    except BrokenProcessPool as exc:
-        raise RuntimeError(
-            "a worker process died (crashed or was killed) while running episodes; "
-            "finished episodes are stored - rerun the same command to resume"
-        ) from exc
-    finally:
-        # On Ctrl-C or an error, drop the queued episodes instead of finishing them all.
-        pool.shutdown(wait=True, cancel_futures=True)
+    queue = list(specs)
+    queue.reverse()  # pop() from the end keeps the suite's order
+    while queue:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        in_flight: dict[Future[EpisodeOutcome], EpisodeSpec] = {}
+        suspects: list[EpisodeSpec] = []
+        try:
+            while (queue or in_flight) and not suspects:
+                while queue and len(in_flight) < workers:
+                    spec = queue.pop()
+                    in_flight[pool.submit(run_episode, spec, factory)] = spec
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    spec = in_flight.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except BrokenProcessPool:
+                        suspects.append(spec)
+                        continue
+                    on_done(spec, outcome)
+        finally:
+            # On Ctrl-C or an error, drop what is queued instead of finishing it.
+            pool.shutdown(wait=True, cancel_futures=True)
+        suspects.extend(in_flight.values())
+        for spec in suspects:
+            on_done(spec, _run_isolated(spec, factory, ctx))
 
 
 def _run_ray(
@@ -242,6 +288,13 @@ def _run_ray(
             ray.shutdown()
 
 
+_EXECUTORS: dict[str, Callable[..., None]] = {
+    "local": _run_local,
+    "ray": _run_ray,
+    "inline": _run_inline,
+}
+
+
 def run_suite(
     suite: Suite | str,
     db_path: str | os.PathLike[str],
@@ -256,9 +309,12 @@ def run_suite(
     Args:
         suite: A :class:`~tasks.suites.Suite` or a registered suite name.
         db_path: SQLite results store (created if missing).
-        workers: Parallel episodes (>= 1); ``1`` runs in this process.
-        executor: ``"local"`` (process pool) or ``"ray"`` (extra ``cluster``;
-            ``RAY_ADDRESS`` selects a cluster, else a local instance).
+        workers: Parallel episodes (>= 1).
+        executor: ``"local"`` (process pool; episodes run in worker processes
+            even with one worker, so a native crash costs one episode, not the
+            batch), ``"ray"`` (extra ``cluster``; ``RAY_ADDRESS`` selects a
+            cluster, else a local instance) or ``"inline"`` (this process, one
+            by one; for debugging).
         episodes_override: Episodes per condition instead of the suite's.
         progress: Show a progress bar on stderr.
         policy_factory: ``(task_id, name, env) -> Policy``; must be a
@@ -271,13 +327,13 @@ def run_suite(
 
     Raises:
         ValueError: On a bad suite name, worker count or executor.
-        RuntimeError: If Ray is requested but missing, or a worker process died.
+        RuntimeError: If Ray is requested but missing.
     """
     s = get_suite(suite) if isinstance(suite, str) else suite
     if workers < 1:
         raise ValueError(f"--workers {workers}; expected >= 1")
-    if executor not in ("local", "ray"):
-        raise ValueError(f"--executor {executor!r}; expected 'local' or 'ray'")
+    if executor not in _EXECUTORS:
+        raise ValueError(f"--executor {executor!r}; expected one of {sorted(_EXECUTORS)}")
     specs = expand(s, episodes_override)
     run_id = uuid.uuid4().hex
     own_version, mujoco_version = versions()
@@ -320,8 +376,7 @@ def run_suite(
 
         try:
             if todo:
-                run = _run_local if executor == "local" else _run_ray
-                run(todo, workers, policy_factory, on_done)
+                _EXECUTORS[executor](todo, workers, policy_factory, on_done)
         finally:
             bar.close()
     return {

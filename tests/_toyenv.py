@@ -9,8 +9,9 @@ Success conditions: impact speed <= ``max_impact_speed`` (m/s).
 
 Knobs for the runner tests: ``unstable=True`` drives the state to infinity so
 MuJoCo raises an instability warning (reported as ``info["sim_error"]``);
-``raise_at_step`` raises inside ``step``; ``step_delay_s`` slows each step so a
-batch can be killed mid-run.
+``raise_at_step`` raises inside ``step``; ``crash_at_step`` kills the process
+(SIGKILL, standing in for a segfault in native code); ``step_delay_s`` slows
+each step so a batch can be killed mid-run.
 
 Used as ``"_toyenv:ToyFall-v0"`` so that gymnasium imports this module in every
 worker (tests/ is on sys.path under pytest and is put on PYTHONPATH for
@@ -19,6 +20,8 @@ subprocesses).
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -49,6 +52,7 @@ class ToyFallEnv(gym.Env):
         max_impact_speed: float = 2.0,
         unstable: bool = False,
         raise_at_step: int | None = None,
+        crash_at_step: int | None = None,
         step_delay_s: float = 0.0,
     ) -> None:
         if condition not in GRAVITY:
@@ -58,13 +62,12 @@ class ToyFallEnv(gym.Env):
         self.max_impact_speed = max_impact_speed
         self.unstable = unstable
         self.raise_at_step = raise_at_step
+        self.crash_at_step = crash_at_step
         self.step_delay_s = step_delay_s
         spec = mujoco.MjSpec()
         spec.option.gravity = [0.0, 0.0, -self.g]
         spec.option.timestep = DT
-        spec.worldbody.add_geom(
-            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[1.0, 1.0, 0.1]
-        )
+        spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[1.0, 1.0, 0.1])
         box = spec.worldbody.add_body(name="box", pos=[0.0, 0.0, self.height + HALF])
         box.add_freejoint(name="box_free")
         box.add_geom(name="box_geom", type=mujoco.mjtGeom.mjGEOM_BOX, size=[HALF] * 3, mass=1.0)
@@ -101,6 +104,8 @@ class ToyFallEnv(gym.Env):
         self._steps += 1
         if self.raise_at_step is not None and self._steps >= self.raise_at_step:
             raise RuntimeError(f"toy failure at step {self._steps}")
+        if self.crash_at_step is not None and self._steps >= self.crash_at_step:
+            os.kill(os.getpid(), signal.SIGKILL)
         thrust = float(np.clip(np.asarray(action).ravel()[0], -1.0, 1.0)) * self.weight
         self.data.xfrc_applied[self.box_id, 2] = thrust
         sim_error = None

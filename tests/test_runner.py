@@ -132,11 +132,10 @@ def test_errors_become_recorded_failures(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_resume_skips_stored_episodes(tmp_path: Path):
     db = tmp_path / "r.sqlite"
-    first = run_suite(
-        toy_suite(), db, episodes_override=1, progress=False, policy_factory=_toyenv.make_policy
-    )
+    kw = {"progress": False, "policy_factory": _toyenv.make_policy, "executor": "inline"}
+    first = run_suite(toy_suite(), db, episodes_override=1, **kw)
     assert (first["ran"], first["skipped"]) == (3, 0)
-    second = run_suite(toy_suite(), db, progress=False, policy_factory=_toyenv.make_policy)
+    second = run_suite(toy_suite(), db, **kw)
     assert (second["planned"], second["ran"], second["skipped"]) == (9, 6, 3)
     rows = ResultsStore(db).rows("toy")
     assert len(rows) == len({r.key for r in rows}) == 9
@@ -153,6 +152,32 @@ def test_workers_1_and_2_give_identical_records(tmp_path: Path):
     assert _comparable(a) == _comparable(b)
     # The batch mixes outcomes (earth braking lands too fast for some drop heights).
     assert 0 < sum(r.success for r in a) < 9
+
+
+def test_worker_crash_costs_one_episode(tmp_path: Path):
+    # One episode kills its worker process outright; the batch records it as a failure,
+    # reruns the episodes that shared the broken pool, and finishes the rest.
+    suite = Suite(
+        "crash",
+        "",
+        (
+            SuiteEntry(TOY, ("moon", "earth"), "brake", 2),
+            SuiteEntry(TOY, ("moon",), "brake", 1, variant="crash", env_kwargs={"crash_at_step": 2}),
+            SuiteEntry(TOY, ("mars",), "brake", 2),
+        ),
+    )
+    kw = {"progress": False, "policy_factory": _toyenv.make_policy}
+    summary = run_suite(suite, tmp_path / "pool.sqlite", workers=2, **kw)
+    assert summary["ran"] == summary["planned"] == 7
+    rows = ResultsStore(tmp_path / "pool.sqlite").rows()
+    crashed = [r for r in rows if r.variant == "crash"]
+    assert len(crashed) == 1 and not crashed[0].success
+    assert "worker process died" in crashed[0].sim_error
+    # Every other episode has exactly the outcome it has when run on its own.
+    clean = Suite("crash", "", (suite.entries[0], suite.entries[2]))
+    run_suite(clean, tmp_path / "inline.sqlite", executor="inline", **kw)
+    others = [r for r in rows if r.variant != "crash"]
+    assert _comparable(others) == _comparable(ResultsStore(tmp_path / "inline.sqlite").rows())
 
 
 KILL_SCRIPT = textwrap.dedent(
@@ -257,7 +282,22 @@ def test_cli_evaluate_json_and_report(
     register_suite(toy_suite("toy-cli", episodes=2), replace=True)
     monkeypatch.setattr(runner, "default_policy_factory", _toyenv.make_policy)
     db = tmp_path / "cli.sqlite"
-    assert _cli(["evaluate", "--suite", "toy-cli", "--db", str(db), "--json", "--no-progress"]) == 0
+    assert (
+        _cli(
+            [
+                "evaluate",
+                "--suite",
+                "toy-cli",
+                "--db",
+                str(db),
+                "--json",
+                "--no-progress",
+                "--executor",
+                "inline",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["suite"] == "toy-cli" and out["db"] == str(db)
     assert [(r["condition"], r["variant"], r["episodes"]) for r in out["rows"]] == [
@@ -274,7 +314,10 @@ def test_cli_evaluate_json_and_report(
     assert ind["scene-library"]["pass"] is None
     assert ind["task-success"]["target"] == 0.9
     # Rerun: nothing new to run; human output.
-    assert _cli(["evaluate", "--suite", "toy-cli", "--db", str(db), "--no-progress"]) == 0
+    assert (
+        _cli(["evaluate", "--suite", "toy-cli", "--db", str(db), "--no-progress", "--executor", "inline"])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "0 episodes run" in text and "6 already stored" in text
     assert _cli(["report", "--db", str(db), "--out", str(tmp_path / "rep")]) == 0
