@@ -108,8 +108,7 @@ def max_relative_error(
     """
     if not (np.isfinite(noise_floor) and noise_floor >= 0.0):
         raise ValueError(
-            f"noise_floor={noise_floor!r} m; expected a finite value >= 0 "
-            f"(default {DEFAULT_NOISE_FLOOR_M} m)"
+            f"noise_floor={noise_floor!r} m; expected a finite value >= 0 (default {DEFAULT_NOISE_FLOOR_M} m)"
         )
     sim = _as_frames(u_sim, "u_sim")
     ref = _as_frames(u_ref, "u_ref")
@@ -120,9 +119,7 @@ def max_relative_error(
         )
     for name, arr in (("u_sim", sim), ("u_ref", ref)):
         if not np.all(np.isfinite(arr)):
-            raise ValueError(
-                f"{name} holds non-finite displacements; drop or repair those frames first"
-            )
+            raise ValueError(f"{name} holds non-finite displacements; drop or repair those frames first")
 
     err = np.linalg.norm(sim - ref, axis=-1)  # (F, N), metres
     mag = np.linalg.norm(ref, axis=-1)  # (F, N), metres

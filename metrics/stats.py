@@ -38,9 +38,7 @@ class Rate:
     n: int
 
 
-def wilson_interval(
-    successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE
-) -> tuple[float, float]:
+def wilson_interval(successes: int, n: int, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion.
 
     ``(p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with
@@ -63,9 +61,7 @@ def wilson_interval(
     """
     _check_confidence(confidence)
     if n < 0 or not 0 <= successes <= n:
-        raise ValueError(
-            f"successes={successes!r}, n={n!r}; expected integers with 0 <= successes <= n"
-        )
+        raise ValueError(f"successes={successes!r}, n={n!r}; expected integers with 0 <= successes <= n")
     if n == 0:
         return 0.0, 1.0
     z = float(_stats.norm.ppf(0.5 + confidence / 2.0))
@@ -79,9 +75,7 @@ def wilson_interval(
     return low, high
 
 
-def success_rate(
-    successes: Sequence[bool] | np.ndarray, confidence: float = DEFAULT_CONFIDENCE
-) -> Rate:
+def success_rate(successes: Sequence[bool] | np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> Rate:
     """Success rate of a set of trials with its Wilson interval.
 
     Args:
@@ -165,9 +159,7 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def t_interval(
-    values: Sequence[float] | np.ndarray, confidence: float = DEFAULT_CONFIDENCE
-) -> Rate:
+def t_interval(values: Sequence[float] | np.ndarray, confidence: float = DEFAULT_CONFIDENCE) -> Rate:
     """Mean of a sample with its Student-t confidence interval.
 
     Used for per-episode fractions such as perception accuracy, where the

@@ -259,8 +259,9 @@ register_suite(
         (
             SuiteEntry(ROVER, GROUND_CONDITIONS, "scripted", 20),
             # goal from the camera perception pipeline (perception_accuracy per episode)
-            SuiteEntry(ROVER, GROUND_CONDITIONS, "camera", 20, variant="camera",
-                       env_kwargs={"goal_source": "camera"}),
+            SuiteEntry(
+                ROVER, GROUND_CONDITIONS, "camera", 20, variant="camera", env_kwargs={"goal_source": "camera"}
+            ),
             SuiteEntry("embodisim/BeaconLocalize-v0", GROUND_CONDITIONS, "scripted", 20),
         ),
     )

@@ -66,10 +66,7 @@ def imported_modules(path: Path, root: Path) -> list[tuple[int, str]]:
             and isinstance(node.args[0].value, str)
             and (
                 (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                or (
-                    isinstance(node.func, ast.Name)
-                    and node.func.id in ("import_module", "__import__")
-                )
+                or (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))
             )
         ):
             out.append((node.lineno, node.args[0].value))
@@ -98,9 +95,7 @@ def test_every_layered_package_is_checked():
         assert (ROOT / package / "__init__.py").is_file()
     # The checker really reads the files: metrics imports numpy, tasks.runner imports metrics.
     assert any(n == "numpy" for _, n in imported_modules(ROOT / "metrics" / "stats.py", ROOT))
-    assert any(
-        n.startswith("metrics") for _, n in imported_modules(ROOT / "tasks" / "runner.py", ROOT)
-    )
+    assert any(n.startswith("metrics") for _, n in imported_modules(ROOT / "tasks" / "runner.py", ROOT))
 
 
 def _write(root: Path, rel: str, text: str) -> None:

@@ -174,9 +174,7 @@ def test_score_statuses_and_intervals():
     assert scores["perception"].interval_clears is True  # low 0.90 >= 0.85
     assert scores["sim2real-loss"].status == "pass"
     assert scores["sim2real-loss"].interval_clears is False  # high 0.20 > 0.15
-    assert (
-        scores["marker-error"].status == "fail" and scores["marker-error"].interval_clears is None
-    )
+    assert scores["marker-error"].status == "fail" and scores["marker-error"].interval_clears is None
     assert scores["scene-library"].status == "fail"  # strictly more than 10,000 required
     assert scores["conditions"].status == "pass"
     assert scores["training-speed"].status == "not measured"
