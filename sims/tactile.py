@@ -69,14 +69,16 @@ class GelPadConfig:
 
     size_x: float = 18.6e-3  # m; GelSight Mini sensing area 18.6 x 14.3 mm (GelSight Inc. datasheet)
     size_y: float = 14.3e-3  # m; GelSight Mini sensing area 18.6 x 14.3 mm (GelSight Inc. datasheet)
-    thickness: float = 3.0e-3  # m; assumed: GelSight-class gels are a few mm thick (Yuan 2017)
-    young: float = 0.3e6  # Pa; assumed: soft silicone gels 0.1-1 MPa (Yuan 2017; Ma 2019 iFEM)
-    nu: float = 0.48  # 1; nearly incompressible silicone, 0.45-0.49 in the literature (Ma 2019)
-    marker_rows: int = 7  # count; GelSight Mini marker gel, 7 x 9 grid (gsrobotics marker tracking)
-    marker_cols: int = 9  # count; GelSight Mini marker gel, 7 x 9 grid (gsrobotics marker tracking)
+    thickness: float = 3.0e-3  # m; assumed: GelSight-class gels are a few mm thick (Yuan 2017,
+    #   Sensors 17(12):2762); not a datasheet value, calibrate per gel
+    young: float = 0.3e6  # Pa; assumed, inside the 0.1-1 MPa range of soft tactile silicones;
+    #   calibrate per gel (e.g. by indentation against dimitriadis_force)
+    nu: float = 0.48  # 1; assumed: nearly incompressible silicone (0.45-0.49 typical)
+    marker_rows: int = 7  # count; assumed 7 x 9 grid, the order of GelSight Mini marker gels
+    marker_cols: int = 9  # count; assumed 7 x 9 grid, the order of GelSight Mini marker gels
     marker_spacing: float = 1.9e-3  # m; chosen so the 7 x 9 grid spans the sensing area
     max_cell: float = 0.65e-3  # m; largest traction-grid cell (grid pitch = spacing / integer)
-    flat_radius: float = 0.05  # m; curvature radius assumed for flat geoms (box, plane, mesh)
+    flat_radius: float = 0.05  # m; modelling choice: curvature radius used for flat geoms
 
     def __post_init__(self) -> None:
         """Validate every field; raise ``ValueError`` naming the field and remedy."""
