@@ -14,6 +14,10 @@
   implementation: :data:`BATCH_TASKS`. Any other id raises a ``ValueError``
   that names them and suggests ``backend="sync"`` (no silent fallback: a
   benchmark or a training run should know what it is running).
+* ``"warp"`` - the batched implementation on MuJoCo Warp (GPU, extra ``gpu``;
+  :class:`sims.warp_backend.WarpSim`): same API and semantics, single precision,
+  one scene for all sub-environments, agreement with the CPU within tolerances
+  (``benchmarks/gpu_check.py``), not bit for bit.
 * ``"sync"`` / ``"async"`` - Gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv``
   over ``gymnasium.make(env_id)`` (works for every registered task).
 
@@ -54,7 +58,7 @@ from sims.rover import WHEELS
 from tasks import rover_traverse as rt
 from tasks.registry import TASKS, _load, get_task
 
-_BACKENDS = ("batch", "sync", "async")
+_BACKENDS = ("batch", "warp", "sync", "async")
 
 
 def _kwargs_key(kwargs: Mapping[str, Any]) -> str:
@@ -76,6 +80,8 @@ class RoverTraverseBatchEnv(VectorEnv):
         num_threads: Threads of the batch calls (0: all CPUs).
         max_episode_steps: ``TimeLimit`` of each episode; None: no limit.
         autoreset_mode: ``"NextStep"`` (Gymnasium's default) or ``"SameStep"``.
+        sim_backend: ``"cpu"`` (:class:`sims.batch.BatchSim`, the reference) or ``"warp"``
+            (:class:`sims.warp_backend.WarpSim`, CUDA).
 
     Raises:
         ValueError: If the scenes disagree on ``frame_skip``, on the rover's element ids, or
@@ -90,8 +96,11 @@ class RoverTraverseBatchEnv(VectorEnv):
         num_threads: int = 1,
         max_episode_steps: int | None = 2000,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        sim_backend: str = "cpu",
     ) -> None:
         self.num_envs = len(env_kwargs)
+        if sim_backend not in ("cpu", "warp"):
+            raise ValueError(f"sim_backend: got {sim_backend!r}; accepted: 'cpu' or 'warp'")
         if self.num_envs < 1:
             raise ValueError("num_envs: got 0; accepted: an integer >= 1")
         mode = AutoresetMode(autoreset_mode)
@@ -122,8 +131,14 @@ class RoverTraverseBatchEnv(VectorEnv):
         t0 = self.templates[0]
         self._check_same_layout()
         self.frame_skip = t0.frame_skip
-        self.sim = BatchSim([t.model for t in self.templates], nthread=num_threads,
-                            outputs=("xpos", "xmat", "sensordata"))
+        models = [t.model for t in self.templates]
+        outputs = ("xpos", "xmat", "sensordata")
+        if sim_backend == "warp":
+            from sims.warp_backend import WarpSim  # lazy: the extra 'gpu' is optional
+
+            self.sim: BatchSim | WarpSim = WarpSim(models, outputs=outputs)
+        else:
+            self.sim = BatchSim(models, nthread=num_threads, outputs=outputs)
         self.max_episode_steps = max_episode_steps
 
         self.single_observation_space = t0.observation_space
@@ -485,7 +500,8 @@ def make_vec(
     Args:
         env_id: A registered id, e.g. ``"embodisim/RoverTraverse-v0"``.
         num_envs: Number of sub-environments (>= 1).
-        backend: ``"batch"`` (mujoco.batch; tasks in :data:`BATCH_TASKS`), ``"sync"``
+        backend: ``"batch"`` (mujoco.batch; tasks in :data:`BATCH_TASKS`), ``"warp"`` (the same
+            on MuJoCo Warp, CUDA, extra ``gpu``), ``"sync"``
             (``SyncVectorEnv``) or ``"async"`` (``AsyncVectorEnv``, one process per env).
         num_threads: Batch backend threads; None: ``min(num_envs, os.cpu_count())``.
         per_env_kwargs: Optional per-sub-environment keyword overrides (length ``num_envs``),
@@ -513,16 +529,17 @@ def make_vec(
         kwargs_list = [shared] * num_envs
     else:
         kwargs_list = [{**env_kwargs, **p} for p in per_env_kwargs]
-    if backend == "batch":
+    if backend in ("batch", "warp"):
         if env_id not in BATCH_TASKS:
             raise ValueError(
-                f"backend: 'batch' has no implementation for {env_id!r}; tasks with one: "
+                f"backend: {backend!r} has no implementation for {env_id!r}; tasks with one: "
                 f"{sorted(BATCH_TASKS)}; use backend='sync' or 'async' for any of "
                 f"{sorted(t.id for t in TASKS)}"
             )
         threads = min(num_envs, os.cpu_count() or 1) if num_threads is None else int(num_threads)
         return BATCH_TASKS[env_id](kwargs_list, num_threads=threads,  # type: ignore[call-arg]
-                                   max_episode_steps=rec.max_episode_steps, autoreset_mode=autoreset_mode)
+                                   max_episode_steps=rec.max_episode_steps, autoreset_mode=autoreset_mode,
+                                   sim_backend="warp" if backend == "warp" else "cpu")
     fns = [(lambda kw=kw: gym.make(env_id, **kw)) for kw in kwargs_list]
     if backend == "sync":
         return gym.vector.SyncVectorEnv(fns, autoreset_mode=autoreset_mode)

@@ -209,3 +209,41 @@ def test_make_vec_reexported_and_sync_backend_generic():
     obs, _ = env.reset(seed=0)
     assert obs.shape == (2, 24)
     env.close()
+
+
+# --- GPU path (MuJoCo Warp): runs only where CUDA and mujoco-warp are present ------------------
+def _require_cuda() -> None:
+    from sims.warp_backend import cuda_available
+
+    ok, why = cuda_available()
+    if not ok:
+        pytest.skip(f"warp backend: {why}")
+
+
+def test_warp_free_fall_closed_form():
+    _require_cuda()
+    from sims.warp_backend import WarpSim
+
+    n, h = 25, 0.01
+    sim = WarpSim([_ball(1.62)] * 4)
+    sim.reset(forward=True)
+    assert not sim.step(n).any()
+    # single precision: 1e-4 m after 0.25 s of fall
+    np.testing.assert_allclose(sim.read("qpos")[:, 2], 10.0 - 1.62 * h * h * n * (n + 1) / 2, atol=1e-4)
+
+
+def test_warp_vector_env_tracks_cpu_over_short_horizon():
+    _require_cuda()
+    vg = make_vec(ROVER, 4, backend="warp")
+    vc = make_vec(ROVER, 4, backend="batch", num_threads=1)
+    og, _ = vg.reset(seed=0)
+    oc, _ = vc.reset(seed=0)
+    assert og.shape == oc.shape == (4, 24) and og.dtype == np.float32
+    a = np.full((4, 2), 0.6, dtype=np.float32)
+    for _ in range(10):  # 0.5 s
+        rg, rc = vg.step(a), vc.step(a)
+    dg = rg[4]["metrics"]["distance_to_goal"]
+    dc = rc[4]["metrics"]["distance_to_goal"]
+    np.testing.assert_allclose(dg, dc, atol=0.05)  # m, as benchmarks/gpu_check.py TOLERANCES["xy_m"]
+    vg.close()
+    vc.close()
