@@ -3,25 +3,31 @@
 Everything here reads only :class:`~metrics.store.EpisodeRecord` rows, so a
 store filled from real-robot trials is reported the same way.
 
+Variants. A record's ``variant`` tags how the episode was run. Two kinds are
+*not* the system under evaluation and never enter an indicator (except
+``marker-error``): ablations, named ``"no-<what is removed>"`` (e.g.
+``"no-touch"``), and reality-proxy runs, named ``"reality..."``. Every other
+variant (``""``, or a configuration such as ``"camera"``) is "counted"
+(:func:`is_counted_variant`).
+
 How each indicator is derived from the rows (:func:`measurements_from_rows`):
 
-* ``task-success`` — success pooled over every episode of the
-  extreme-environment tasks (task names not in :data:`TOUCH_TASKS`) with
-  variant ``""``, on the extreme conditions (not in
-  :data:`REFERENCE_CONDITIONS`), with its Wilson 95 % interval.
+* ``task-success`` — success pooled over every counted episode of the
+  extreme-environment tasks (task names not in :data:`TOUCH_TASKS`) on the
+  extreme conditions (not in :data:`REFERENCE_CONDITIONS`), with its Wilson
+  95 % interval.
 * ``perception`` — mean of ``metrics["perception_accuracy"]`` (each episode's
-  fraction of frames within tolerance) over the variant-``""`` episodes that
-  report it, with a Student-t 95 % interval over episodes.
-* ``tactile-success`` — success pooled over the episodes of the touch tasks
-  (:data:`TOUCH_TASKS`) with variant ``""`` (ablations such as
-  ``"no-touch"`` excluded), Wilson 95 % interval.
-* ``marker-error`` — the largest ``metrics["marker_max_rel_error"]`` over the
-  episodes that report it, all variants (the indicator bounds the *maximum*,
-  so every measured field counts; no interval).
-* ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the
-  variant-``""`` episodes that report it, Student-t interval.
+  fraction of frames within tolerance) over the counted episodes that report
+  it, with a Student-t 95 % interval over episodes.
+* ``tactile-success`` — success pooled over the counted episodes of the touch
+  tasks (:data:`TOUCH_TASKS`), Wilson 95 % interval.
+* ``marker-error`` — the largest ``metrics["marker_max_rel_error"]`` over all
+  episodes that report it, whatever the variant (the indicator bounds the
+  *maximum*, so every measured field counts; no interval).
+* ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the counted
+  episodes that report it, Student-t interval.
 * ``conditions`` — the number of distinct extreme working conditions (not in
-  :data:`REFERENCE_CONDITIONS`) among the variant-``""`` episodes of the
+  :data:`REFERENCE_CONDITIONS`) among the counted episodes of the
   extreme-environment tasks.
 * ``scene-library`` and ``training-speed`` — not derivable from episodes;
   "not measured" unless given in ``extra_measurements`` (from the scene
@@ -60,7 +66,16 @@ PERCEPTION_KEY = "perception_accuracy"
 MARKER_ERROR_KEY = "marker_max_rel_error"
 SIM2REAL_KEY = "sim2real_loss"
 
+# Variant prefixes of runs that are not the evaluated system (see the module docstring).
+ABLATION_PREFIX = "no-"
+REALITY_PREFIX = "reality"
+
 _VERSION_RE = re.compile(r"-v\d+$")
+
+
+def is_counted_variant(variant: str) -> bool:
+    """Whether episodes of ``variant`` count towards the indicators (not an ablation or reality proxy)."""
+    return not (variant.startswith(ABLATION_PREFIX) or variant.startswith(REALITY_PREFIX))
 
 
 def task_base_name(task_id: str) -> str:
@@ -151,7 +166,7 @@ def measurements_from_rows(rows: Sequence[EpisodeRecord]) -> dict[str, Measureme
         Indicator id -> measurement, ``None`` where the rows say nothing.
     """
     out: dict[str, Measurement | None] = {ind: None for ind in INDICATORS_BY_ID}
-    default = [r for r in rows if r.variant == ""]
+    default = [r for r in rows if is_counted_variant(r.variant)]
     extreme = [
         r
         for r in default
@@ -318,7 +333,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     scores = scores_for_rows(rows, extra_measurements)
     groups = summarize_rows(rows)
-    default = [r for r in rows if r.variant == ""]
+    default = [r for r in rows if is_counted_variant(r.variant)]
 
     plots: list[Path] = []
     by_cond: dict[str, list[EpisodeRecord]] = defaultdict(list)

@@ -7,6 +7,7 @@ from PIL import Image
 
 from metrics.indicators import Measurement
 from metrics.report import (
+    is_counted_variant,
     measurements_from_rows,
     scores_for_rows,
     summarize_rows,
@@ -82,6 +83,21 @@ def test_measurements_from_rows():
     assert m["conditions"] is not None and m["conditions"].value == 2  # door's "lab" is no
     assert m["sim2real-loss"] is None and m["scene-library"] is None
     assert m["training-speed"] is None
+
+
+def test_configuration_variants_count_but_reality_proxies_do_not():
+    extra = [_rec(ROVER, "mars-dusk", i, True, variant="camera", perception_accuracy=0.9) for i in range(5)]
+    extra += [_rec(ROVER, "mars-dusk", i, False, variant="reality:latency") for i in range(5)]
+    extra += [_rec(ROVER, "ceres", i, False, variant="no-vision", perception_accuracy=0.0) for i in range(3)]
+    m = measurements_from_rows(_rows() + extra)
+    ts = m["task-success"]
+    assert ts is not None and ts.n == 25 and ts.value == pytest.approx(24 / 25)
+    per = m["perception"]
+    assert per is not None and per.n == 25
+    assert per.value == pytest.approx((0.845 * 20 + 0.9 * 5) / 25)
+    assert m["conditions"] is not None and m["conditions"].value == 3  # + mars-dusk, not ceres
+    assert is_counted_variant("") and is_counted_variant("camera")
+    assert not is_counted_variant("no-touch") and not is_counted_variant("reality:latency")
 
 
 def test_scores_and_extras():
