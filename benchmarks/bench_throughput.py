@@ -48,7 +48,8 @@ import numpy as np  # noqa: E402
 
 SECTIONS = ("envs", "tactile", "camera", "scenes", "vector")
 # Constructor keywords recognised as a tactile on/off switch (bool).
-TACTILE_SWITCHES = ("tactile", "use_tactile", "tactile_enabled", "enable_tactile", "with_tactile")
+TACTILE_SWITCHES = ("use_touch", "tactile", "use_tactile", "tactile_enabled", "enable_tactile",
+                    "with_tactile")
 PEER_ENV = "Ant-v5"
 VECTOR_TASK = "embodisim/RoverTraverse-v0"
 CAMERA_CONDITION = "lunar-night-headlight"
@@ -67,7 +68,7 @@ TARGETS: dict[str, tuple[str, float, str]] = {
 class BenchConfig:
     """Sizes of one benchmark run (counts, not seconds: no wall-clock budget)."""
 
-    steps: int = 200  # env steps per timed run (per env, per repeat)
+    steps: int = 100  # env steps per timed run (per env, per repeat)
     repeats: int = 5  # interleaved repeats of every measurement
     camera_frames: int = 40  # frames per timed camera run
     camera_sizes: tuple[int, ...] = (64, 128)  # square image sides [px]
@@ -233,7 +234,8 @@ def env_vs_raw(make_env: Callable[[], gym.Env], cfg: BenchConfig) -> dict[str, A
 
 def bench_envs(cfg: BenchConfig) -> dict[str, Any]:
     """Every registered env (and the peer) vs raw mj_step."""
-    ids = list(cfg.env_ids) if cfg.env_ids is not None else _registered_ids()
+    registered = _registered_ids()  # also registers the ids with Gymnasium
+    ids = list(cfg.env_ids) if cfg.env_ids is not None else registered
     out: dict[str, Any] = {}
     if cfg.peer:
         ids = [*ids, PEER_ENV]
@@ -250,7 +252,11 @@ def bench_envs(cfg: BenchConfig) -> dict[str, Any]:
 def _tactile_switch(env_id: str) -> str | None:
     from tasks.registry import _load, get_task
 
-    params = inspect.signature(_load(get_task(env_id).entry_point)).parameters
+    params: set[str] = set()
+    for klass in _load(get_task(env_id).entry_point).__mro__:  # subclasses may pass **kwargs up
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            params |= set(inspect.signature(init).parameters)
     return next((p for p in TACTILE_SWITCHES if p in params), None)
 
 
@@ -261,7 +267,8 @@ def _step_rate(env: gym.Env, actions: np.ndarray, seed: int) -> float:
 
 def bench_tactile(cfg: BenchConfig) -> dict[str, Any]:
     """Step rate with tactile pads on vs off for envs that have the switch."""
-    ids = list(cfg.env_ids) if cfg.env_ids is not None else _registered_ids()
+    registered = _registered_ids()
+    ids = list(cfg.env_ids) if cfg.env_ids is not None else registered
     out: dict[str, Any] = {}
     for env_id in ids:
         try:
