@@ -379,6 +379,11 @@ class RoverTraverseBatchEnv(VectorEnv):
         if rids.size:
             obs, ev = self._reset_ids(rids, [None] * rids.size)
             self._obs[rids] = obs
+            if "reward_parts" in info:  # the reset info replaces the step's, which had parts
+                info["_reward_parts"][rids] = False
+                for k, v in info["reward_parts"].items():
+                    if k.startswith("_"):
+                        v[rids] = False
             self._add_batch_info(info, rids, ev, None)
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._autoreset = terminated | truncated

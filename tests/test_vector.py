@@ -173,8 +173,13 @@ def test_same_step_autoreset_matches_sync():
         rb, rs = vb.step(a), vs.step(a)
         for x, y in zip(rb[:4], rs[:4], strict=True):
             assert np.array_equal(x, y)
+        for k in ("_success", "_metrics", "_reward_parts"):
+            if k in rs[4]:
+                assert np.array_equal(rb[4][k], rs[4][k]), k
         if "final_obs" in rs[4]:
             assert np.array_equal(rb[4]["_final_obs"], rs[4]["_final_obs"])
+            assert np.array_equal(rb[4]["final_info"]["success"][rs[4]["_final_info"]],
+                                  rs[4]["final_info"]["success"][rs[4]["_final_info"]])
             for i in np.flatnonzero(rs[4]["_final_obs"]):
                 assert np.array_equal(rb[4]["final_obs"][i], rs[4]["final_obs"][i])
                 finals += 1
