@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import gymnasium as gym
 import mujoco
 import numpy as np
@@ -118,7 +120,15 @@ def _compare(vb: gym.vector.VectorEnv, vs: gym.vector.VectorEnv, steps: int, see
     return counts
 
 
+@functools.cache
+def _spec():
+    from scenes.generate import generate
+
+    return generate("lunar-mare-day", 0).spec  # generated once: the envs below share it
+
+
 def _pair(kws: list[dict], max_steps: int, threads: int):
+    kws = [{"scenario": _spec(), **kw} for kw in kws]
     batch = RoverTraverseBatchEnv(kws, num_threads=threads, max_episode_steps=max_steps)
     sync = gym.vector.SyncVectorEnv(
         [lambda kw=kw: gym.make(ROVER, max_episode_steps=max_steps, **kw) for kw in kws])
@@ -160,7 +170,7 @@ def test_batch_per_env_scenarios_differ_in_layout():
 
 
 def test_same_step_autoreset_matches_sync():
-    kw = {"stuck_time": 0.3, "stuck_progress": 0.5}
+    kw = {"stuck_time": 0.3, "stuck_progress": 0.5, "scenario": _spec()}
     vb = RoverTraverseBatchEnv([kw] * 2, num_threads=1, max_episode_steps=8, autoreset_mode="SameStep")
     vs = gym.vector.SyncVectorEnv([lambda: gym.make(ROVER, max_episode_steps=8, **kw)] * 2,
                                   autoreset_mode="SameStep")
