@@ -173,6 +173,7 @@ class DemRef:
     sha256: str  # SHA-256 of the data file: a changed file is refused
     resolution_m: float | None = None  # pixel size [m] when the file does not carry it (.npy)
     window: tuple[int, int, int, int] | None = None  # (row0, col0, nrows, ncols); None = all
+    center: tuple[float, float] | None = None  # scene origin, (row, col) in the window; None = centre
     datum_m: float = 0.0  # subtracted from every height [m] (0 keeps the real heights)
 
 
@@ -593,6 +594,13 @@ def fit_spec_to_dem(spec: ScenarioSpec, dem: DemGrid, max_cells: int = 1024) -> 
     terrain = dataclasses.replace(spec.terrain, size_x=sx, size_y=sy, nrow=rows, ncol=cols,
                                   slope_deg=0.0)
     return dataclasses.replace(spec, terrain=terrain)
+
+
+def base_from_ref(ref: DemRef, spec: ScenarioSpec, folder: str | os.PathLike[str] = ".") -> np.ndarray:
+    """Terrain base of ``spec`` from the DEM named by ``ref`` (what ``build`` would call)."""
+    t = spec.terrain
+    dem = dem_from_ref(ref, folder)
+    return terrain_base(dem, t.size_x, t.size_y, t.nrow, t.ncol, ref.center, ref.datum_m)
 
 
 def build_scene_with_dem(

@@ -349,7 +349,13 @@ def _run_ray(
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS")
         kwargs: dict[str, Any] = {"num_cpus": workers} if not address else {}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, **kwargs)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - Ray raises plain Exception on start-up failure
+            raise LibraryError(
+                f"--executor ray: Ray could not start ({type(exc).__name__}: {exc}); check "
+                "RAY_ADDRESS or use --executor local"
+            ) from exc
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=2)(fn)

@@ -116,6 +116,18 @@ def test_dem_errors_name_the_problem(tmp_path: Path):
     ok = dem_from_ref(DemRef(path="d.npy", sha256=dem.sha256, resolution_m=1.0, window=(1, 2, 4, 5)),
                       tmp_path)
     np.testing.assert_array_equal(ok.heights, dem.heights[1:5, 2:7])
+    from scenes.dem import base_from_ref
+
+    spec = _plain_spec()
+    t = dataclasses.replace(spec.terrain, size_x=3.0, size_y=2.0, nrow=16, ncol=16)
+    small = dataclasses.replace(spec, robot=dataclasses.replace(spec.robot, x=0.0, y=0.0),
+                                goal=dataclasses.replace(spec.goal, x=0.2, y=0.0), terrain=t)
+    ref = DemRef(path="d.npy", sha256=dem.sha256, resolution_m=1.0, window=(1, 2, 6, 7),
+                 center=(2.5, 3.0), datum_m=5.0)
+    np.testing.assert_array_equal(
+        base_from_ref(ref, small, tmp_path),
+        terrain_base(dem.window(1, 2, 6, 7), 3.0, 2.0, 16, 16, center=(2.5, 3.0)) - 5.0,
+    )
     with pytest.raises(FileNotFoundError):
         load_npy(tmp_path / "missing.npy", 1.0)
 

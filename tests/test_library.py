@@ -282,3 +282,18 @@ def test_bad_arguments_are_refused(tmp_path: Path):
         generate_library(tmp_path / "y", 1, conditions=["orbital-free-floating"], executor="dask")  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="generate"):
         Library(tmp_path / "nothing")
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_library(lib_a: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ray = pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    try:
+        res = generate_library(tmp_path / "r", 4, conditions=CONDS, seed=SEED, workers=1, executor="ray")
+    except LibraryError as exc:
+        if "could not start" not in str(exc):
+            raise
+        pytest.skip(f"Ray could not start on this machine: {exc}")
+    assert res.stored == 4 and not ray.is_initialized()
+    assert _hashes(tmp_path / "r") == {i: v for i, v in _hashes(lib_a).items() if i < 4}
+    assert validate_library(tmp_path / "r", workers=1, executor="ray", settle=False).ok
