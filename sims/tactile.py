@@ -600,8 +600,21 @@ class TactilePad:
             return float(np.min(size))
         return self.config.flat_radius
 
-    def contact_loads(self, data: mujoco.MjData) -> np.ndarray:
+    def contact_loads(self, data: mujoco.MjData) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Contact forces on the pad, in the pad frame.
+
+        Returns:
+            One ``(position (3,), force (3,), curvature radius)`` per active
+            contact touching the pad geom: position relative to the surface
+            centre (m), force the other body exerts on the gel (N), curvature
+            radius of the other geom (m). :meth:`contact_array` gives the same
+            as one array.
+        """
+        rows = self.contact_array(data)
+        return [(r[0:3].copy(), r[3:6].copy(), float(r[6])) for r in rows]
+
+    def contact_array(self, data: mujoco.MjData) -> np.ndarray:
+        """Contact forces on the pad, in the pad frame, as one array.
 
         Returns:
             ``(C, 7)`` rows, one per active contact touching the pad geom:
@@ -649,7 +662,7 @@ class TactilePad:
         return chi * self.config.thickness
 
     def patches(self, loads: np.ndarray) -> np.ndarray:
-        """Contact patches ``(C, 6)``: ``x, y, F_x, F_y, F_z, a`` from :meth:`contact_loads` rows."""
+        """Contact patches ``(C, 6)``: ``x, y, F_x, F_y, F_z, a`` from :meth:`contact_array` rows."""
         out = np.empty((len(loads), 6))
         out[:, 0:2] = loads[:, 0:2]
         out[:, 2:5] = loads[:, 3:6]
@@ -716,7 +729,21 @@ class TactilePad:
         onehot[sim[press], np.arange(c)] = 1.0
         return (onehot @ u_c.reshape(c, n * 3)).reshape(n_sims, n, 3)
 
-    def tractions(self, patches: np.ndarray) -> np.ndarray:
+    def tractions(
+        self, loads: list[tuple[np.ndarray, np.ndarray, float]] | np.ndarray
+    ) -> np.ndarray:
+        """Cell tractions ``(nx * ny, 3)`` (Pa) of contact loads (see :meth:`patch_tractions`).
+
+        Args:
+            loads: :meth:`contact_loads` tuples or :meth:`contact_array` rows.
+        """
+        if isinstance(loads, np.ndarray):
+            rows = loads.reshape(-1, 7)
+        else:
+            rows = np.array([[*pos, *force, radius] for pos, force, radius in loads]).reshape(-1, 7)
+        return self.patch_tractions(self.patches(rows))
+
+    def patch_tractions(self, patches: np.ndarray) -> np.ndarray:
         """Cell tractions of contact patches on the pad's grid (for pressure maps and batches).
 
         Each pressing patch (force ``N = -F_z > 0``, radius ``a``) gets the
@@ -768,7 +795,7 @@ class TactilePad:
     def pressure_map(self, reading: TactileReading) -> np.ndarray:
         """Contact pressure ``(nx, ny)`` (Pa) on the pad's traction grid for a reading."""
         nx, ny = self.grid
-        return self.tractions(reading.patches)[:, 2].reshape(nx, ny)
+        return self.patch_tractions(reading.patches)[:, 2].reshape(nx, ny)
 
     # ----------------------------------------------------------------- outputs
     def marker_field(self, traction: np.ndarray) -> np.ndarray:
@@ -804,7 +831,7 @@ class TactilePad:
 
     def update(self, data: mujoco.MjData) -> TactileReading:
         """Read this step's contacts and return the pad's marker field and loads."""
-        loads = self.contact_loads(data)
+        loads = self.contact_array(data)
         patches = self.patches(loads)
         return self._reading(loads, patches, self.patch_field(patches)[0])
 
@@ -815,7 +842,7 @@ class TactilePad:
         in one vectorised lookup, so the per-simulation cost is little more
         than reading the contacts.
         """
-        loads = [self.contact_loads(d) for d in datas]
+        loads = [self.contact_array(d) for d in datas]
         counts = [len(ld) for ld in loads]
         if sum(counts) == 0:
             return np.zeros((len(datas), len(self.markers), 3))
@@ -898,7 +925,7 @@ class TactileArray:
         self._f6 = np.zeros((16, 6))
 
     def _loads(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        """Contact loads ``(C, 7)`` as in :meth:`TactilePad.contact_loads`, and pad index ``(C,)``."""
+        """Contact loads ``(C, 7)`` as in :meth:`TactilePad.contact_array`, and pad index ``(C,)``."""
         ncon = data.ncon
         if ncon == 0:
             return np.zeros((0, 7)), np.zeros(0, dtype=np.intp)

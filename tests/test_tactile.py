@@ -192,7 +192,8 @@ def test_mujoco_sphere_field_matches_hertz_for_measured_force(thick_pad_scene) -
     assert normal == pytest.approx(0.2, rel=0.02)  # the sphere's weight, as MuJoCo measured it
     assert np.linalg.norm(reading.force[:2]) < 1e-6
     contact = cm.hertz_sphere(normal, 10e-3, E, NU)
-    centre = pad.contact_loads(data)[0, :2]
+    centre = pad.contact_loads(data)[0][0][:2]
+    np.testing.assert_array_equal(pad.contact_array(data)[0, :2], centre)
     rel = pad.markers - centre
     r = np.hypot(rel[:, 0], rel[:, 1])
     uz, ur = cm.hertz_normal_displacement(r, contact.radius, contact.peak_pressure, E, NU)
@@ -206,7 +207,9 @@ def test_mujoco_sphere_field_matches_hertz_for_measured_force(thick_pad_scene) -
     assert reading.contact_area == pytest.approx(np.pi * contact.radius**2, rel=0.05)
     assert reading.contact_area < np.pi * contact.radius**2
     # the per-step table path agrees with the gridded-traction influence matrix
-    gridded = pad.marker_field(pad.tractions(reading.patches))
+    gridded = pad.marker_field(pad.patch_tractions(reading.patches))
+    np.testing.assert_allclose(pad.tractions(pad.contact_loads(data)),
+                               pad.patch_tractions(reading.patches), rtol=1e-12)
     assert max_relative_error(reading.markers, gridded).max_relative_error < 0.05
 
 
@@ -230,7 +233,7 @@ def test_superposition_of_two_contacts() -> None:
     pad = TactilePad(model, "pad", dataclasses.replace(THICK_PAD, thickness=3e-3))
     a = _patch(-2e-3, 0.5e-3, 0.02, 0.0, -0.3, 1.1e-3)
     b = _patch(1.5e-3, -1.2e-3, 0.0, -0.05, -0.2, 0.8e-3)
-    for field in (lambda p: pad.patch_field(p)[0], lambda p: pad.marker_field(pad.tractions(p))):
+    for field in (lambda p: pad.patch_field(p)[0], lambda p: pad.marker_field(pad.patch_tractions(p))):
         u_a, u_b, u_ab = field(a), field(b), field(np.concatenate([a, b]))
         np.testing.assert_allclose(u_ab, u_a + u_b, rtol=1e-9, atol=1e-18)
         assert np.abs(u_a).max() > 0 and np.abs(u_b).max() > 0
@@ -251,11 +254,11 @@ def test_batched_fields_equal_single_pad_fields() -> None:
     pad = TactilePad(model, "pad", dataclasses.replace(THICK_PAD, thickness=3e-3))
     patches = [_patch(x, 0.0, 0.01, 0.0, -f, 1e-3) for x, f in ((0.0, 0.1), (1e-3, 0.3),
                                                                (-2e-3, 0.2))]
-    tr = np.stack([pad.tractions(p) for p in patches])
+    tr = np.stack([pad.patch_tractions(p) for p in patches])
     batched = pad.batch_marker_fields(tr)
     stacked = pad.patch_field(np.concatenate(patches), sim=np.arange(3), n_sims=3)
     for i, p in enumerate(patches):
-        np.testing.assert_allclose(batched[i], pad.marker_field(pad.tractions(p)), rtol=1e-9,
+        np.testing.assert_allclose(batched[i], pad.marker_field(pad.patch_tractions(p)), rtol=1e-9,
                                    atol=1e-15)
         np.testing.assert_allclose(stacked[i], pad.patch_field(p)[0], rtol=1e-9, atol=1e-18)
 
