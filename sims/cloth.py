@@ -235,11 +235,6 @@ def add_cloth(
         spacing=[size[0] / (nx - 1), size[1] / (ny - 1), 1.0],
         radius=radius, mass=mass, pos=list(pos), quat=list(quat), elastic2d=3,
     )
-    flex.young = fabric.flex_young
-    flex.poisson = fabric.poisson
-    flex.thickness = fabric.flex_thickness
-    flex.damping = fabric.damping
-    flex.friction = [fabric.friction, 0.005, 0.0001]
     flex.condim = 3
     flex.contype = contype
     flex.conaffinity = conaffinity
@@ -257,8 +252,33 @@ def add_cloth(
             continue
         for j, axis in zip(joints, "xyz", strict=True):
             j.name = f"{bname}_{axis}"
-    return ClothHandles(name=name, count=(nx, ny), size=(float(size[0]), float(size[1])),
-                        mass=float(mass), vertex_bodies=bodies, pinned=pinned)
+    handles = ClothHandles(name=name, count=(nx, ny), size=(float(size[0]), float(size[1])),
+                           mass=float(mass), vertex_bodies=bodies, pinned=pinned)
+    set_fabric(spec, handles, fabric)
+    return handles
+
+
+def set_fabric(spec: mujoco.MjSpec, handles: ClothHandles, fabric: Fabric) -> ClothHandles:
+    """Give an existing cloth the constants of ``fabric`` (recompile the spec afterwards).
+
+    Sets the flex ``young``/``poisson``/``thickness`` (equivalent shell),
+    Rayleigh ``damping`` and friction, and the vertex masses (areal density x
+    area, equal shares as ``flexcomp`` distributes them).
+
+    Returns:
+        The handles with the new total mass.
+    """
+    flex = spec.flex(handles.name)
+    flex.young = fabric.flex_young
+    flex.poisson = fabric.poisson
+    flex.thickness = fabric.flex_thickness
+    flex.damping = fabric.damping
+    flex.friction = [fabric.friction, 0.005, 0.0001]
+    mass = fabric.areal_density * handles.size[0] * handles.size[1]
+    per_vertex = mass / len(handles.vertex_bodies)
+    for bname in handles.vertex_bodies:
+        spec.body(bname).mass = per_vertex
+    return replace(handles, mass=float(mass))
 
 
 def _flex_id(model: mujoco.MjModel, handles: ClothHandles) -> int:

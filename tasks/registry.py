@@ -92,6 +92,20 @@ TASKS: tuple[TaskRecord, ...] = (
         for name, steps in (("DoorOpen", 500), ("DrawerOpen", 400), ("LeverTurn", 400),
                             ("FragileGrasp", 450))
     ),
+    *(
+        TaskRecord(
+            name=f"Cloth{name}",
+            entry_point=f"tasks.cloth:Cloth{name}Env",
+            max_episode_steps=240,
+            policies=MappingProxyType({
+                "scripted": f"tasks.controllers.cloth:Cloth{name}Controller",
+                "random": "tasks.controllers.common:RandomPolicy",
+            }),
+            family="touch",
+            workspace="surface",
+        )
+        for name in ("Flatten", "Fold", "Lift")
+    ),
 )
 
 _BY_ID = {t.id: t for t in TASKS}

@@ -142,3 +142,15 @@ def test_sample_fabric_is_seeded_and_varies():
     c = cloth.sample_fabric(np.random.default_rng(2))
     assert a == b
     assert a != c
+
+
+def test_set_fabric_changes_mass_and_stiffness_on_recompile():
+    spec = _spec()
+    h = add_cloth(spec, "cloth", FABRICS["cotton"], size=(0.2, 0.2), count=(4, 4))
+    m1 = spec.compile()
+    h2 = cloth.set_fabric(spec, h, FABRICS["denim"])
+    m2 = spec.compile()
+    ids = cloth.vertex_body_ids(m2, h2)
+    assert float(m2.body_mass[ids].sum()) == pytest.approx(FABRICS["denim"].areal_density * 0.04)
+    assert h2.mass == pytest.approx(FABRICS["denim"].areal_density * 0.04)
+    assert not np.allclose(m1.flex_stiffness, m2.flex_stiffness)

@@ -10,6 +10,10 @@ import tasks
 from tasks.registry import TASKS, make_policy
 
 ENV_KWARGS = {
+    # cloth: coarse 5 x 5 grid without self-collision keeps these registry tests fast
+    "embodisim/ClothFlatten-v0": {"cloth_count": 5, "self_collide": False},
+    "embodisim/ClothFold-v0": {"cloth_count": 5, "self_collide": False},
+    "embodisim/ClothLift-v0": {"cloth_count": 5, "self_collide": False, "condition": "moon"},
     "embodisim/RoverTraverse-v0": {"condition": "lunar-terminator", "scenario_seed": 1},
     "embodisim/BeaconLocalize-v0": {"condition": "lunar-night-headlight", "scenario_seed": 1},
 }
