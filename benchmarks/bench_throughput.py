@@ -5,9 +5,12 @@ Sections (each measured as ``repeats`` interleaved runs; medians with min-max):
 * ``envs``    - for every registered env (and Gymnasium's ``Ant-v5`` as the peer
   baseline, measured the same way): ``env.step`` steps/s through ``gymnasium.make``
   (with its wrappers, as users run it), and raw ``mj_step`` replaying the *same*
-  controls the env applied, from the same states, on the same model with the same
-  substeps (``frame_skip``). The ratio env/raw is paired per repeat. An env that
-  cannot be built headless is skipped with the reason.
+  inputs the env applied (``mjSTATE_USER``: ctrl, applied forces, mocap, ...; their
+  values at the end of each control period), from the same episode start states, on
+  the same model with the same substeps (``frame_skip``). The ratio env/raw is
+  paired per repeat and uses process CPU time (``time.process_time``), which other
+  processes on a shared machine barely disturb; wall-time ratios are in the JSON.
+  An env that cannot be built headless is skipped with the reason.
 * ``tactile`` - env steps/s with tactile pads on vs off, for every registered env
   whose constructor has a tactile switch (one of :data:`TACTILE_SWITCHES`).
 * ``camera``  - low-light radiometric camera (``sims.camera.RadiometricCamera``,
@@ -156,7 +159,16 @@ def _integration_state(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray
     return state
 
 
-Segments = list[tuple[np.ndarray, list[np.ndarray]]]  # (start state, controls applied) per episode
+Segments = list[tuple[np.ndarray, list[np.ndarray]]]  # (start state, inputs applied) per episode
+
+
+def _inputs(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    """Every user input of the last control period: ctrl, applied forces, mocap, eq_active,
+    userdata (``mjSTATE_USER``), as the env left them."""
+    spec = mujoco.mjtState.mjSTATE_USER
+    out = np.empty(mujoco.mj_stateSize(model, spec))
+    mujoco.mj_getState(model, data, out, spec)
+    return out
 
 
 def _env_run(env: gym.Env, actions: np.ndarray, seed: int) -> tuple[np.ndarray, Segments]:
@@ -171,7 +183,7 @@ def _env_run(env: gym.Env, actions: np.ndarray, seed: int) -> tuple[np.ndarray, 
         t0 = _now()
         _, _, term, trunc, _ = env.step(a)
         elapsed += _now() - t0
-        segments[-1][1].append(data.ctrl.copy())
+        segments[-1][1].append(_inputs(model, data))
         if term or trunc:
             env.reset()
             segments.append((_integration_state(model, data), []))
@@ -182,12 +194,13 @@ def _raw_run(model: mujoco.MjModel, frame_skip: int, segments: Segments) -> np.n
     """Time ``mj_step`` replaying the segments' controls from their start states."""
     data = mujoco.MjData(model)
     spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    user = mujoco.mjtState.mjSTATE_USER
     elapsed = np.zeros(2)
-    for state, ctrls in segments:
+    for state, inputs in segments:
         mujoco.mj_setState(model, data, state, spec)
         t0 = _now()
-        for c in ctrls:
-            data.ctrl[:] = c
+        for u in inputs:
+            mujoco.mj_setState(model, data, u, user)
             mujoco.mj_step(model, data, frame_skip)
         elapsed += _now() - t0
     return elapsed
@@ -464,8 +477,9 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             peer = results["envs"].get(PEER_ENV, {}).get("ratio", {}).get("median")
             peer_txt = f"; peer {PEER_ENV} reaches {peer:.2f} x raw in this run" if peer else ""
             phys = 1e6 / r["raw_steps_per_s"]["median"]
-            note = (f"per-step Python work (wrappers, observation, noise, evaluate, checked "
-                    f"stepping) costs {oh:.0f} us per step on top of {phys:.0f} us of physics{peer_txt}")
+            note = (f"the Python work of env.step besides mj_step (wrappers, action mapping, "
+                    f"sensing, observation, reward, checks) costs {oh:.0f} us per step on top of "
+                    f"{phys:.0f} us of physics{peer_txt}")
         rows.append(_check("env_vs_raw", ratio, env_id, note))
     tac = results.get("tactile", {})
     if "skipped" in tac:
