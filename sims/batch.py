@@ -108,8 +108,9 @@ class BatchSim:
         # identical model objects are grouped without computing a signature twice
         sig_of: dict[int, tuple[tuple[str, int], ...]] = {}
         for i, m in enumerate(self.models):
-            sig = sig_of.setdefault(id(m), _size_signature(m))
-            by_sig.setdefault(sig, []).append(i)
+            if id(m) not in sig_of:
+                sig_of[id(m)] = _size_signature(m)
+            by_sig.setdefault(sig_of[id(m)], []).append(i)
         self.groups: list[_Group] = []
         for members in by_sig.values():
             ids = np.asarray(members, dtype=np.intp)
