@@ -266,3 +266,30 @@ register_suite(
         ),
     )
 )
+
+# Tactile manipulation (clause 1.5): every touch task on Earth and lunar gravity, with the
+# touch controller (marker-field error vs the FEM reference sampled during the episodes) and
+# the no-touch ablation (same controller, fixed grip command, pads off).
+TOUCH_TASK_IDS = tuple(f"embodisim/{n}-v0" for n in ("DoorOpen", "DrawerOpen", "LeverTurn", "FragileGrasp"))
+TOUCH_CONDITIONS = ("earth-reference", "lunar-mare-day")
+
+register_suite(
+    Suite(
+        "touch",
+        "Articulated objects and fragile grasping with and without touch, Earth and lunar gravity",
+        tuple(
+            entry
+            for task in TOUCH_TASK_IDS
+            for entry in (
+                SuiteEntry(
+                    task, TOUCH_CONDITIONS, "scripted", 50,
+                    env_kwargs={"marker_error_every": 40, "marker_error_frames": 3},
+                ),
+                SuiteEntry(
+                    task, TOUCH_CONDITIONS, "scripted-no-touch", 50, variant="no-touch",
+                    env_kwargs={"use_touch": False},
+                ),
+            )
+        ),
+    )
+)

@@ -93,7 +93,7 @@ class TouchController:
     """
 
     def __init__(self, constants: RobotConstants, use_touch: bool = True,
-                 handle_grip: float = 12.0, fragile_grip: float = 0.6, mu_low: float = 0.3,
+                 handle_grip: float = 12.0, fragile_grip: float = 1.0, mu_low: float = 0.3,
                  safety: float = 1.6, fixed_grip_force: float = 3.0, speed: float = 0.008,
                  pull_speed: float = 0.003, lift_height: float = 0.13,
                  open_target: float = 0.83):
@@ -136,9 +136,11 @@ class TouchController:
         self.radius = 1.0
         self.open0 = 0.0
         self.retreat_p = np.zeros(3)
-        self.last_g = np.zeros(3)
+        self.last_frac = 0.0
         self.still = 0
         self.hold_p = np.zeros(3)
+        self.in_contact = False
+        self.low = 0
         self.offset = np.zeros(3)
         self.centroid0 = np.zeros(2)
         self.lost = 0
@@ -182,6 +184,9 @@ class TouchController:
     def _regulate(self, obs: np.ndarray, n_meas: float) -> None:
         """Jaw set point from the force demand: servo-law feed-forward + touch integral."""
         q = float(np.mean(obs[JAW]))
+        if n_meas < 0.05:  # contact lost: close again at ~6 mm/s (1.5 mm servo lead)
+            self.jaw_target = q - 0.0015
+            return
         self.integral += 0.08 * (self.demand - n_meas) / self.c.finger_kp
         self.integral = float(np.clip(self.integral, -0.01, 0.01))
         self.jaw_target = q - self.demand / self.c.finger_kp - self.integral
@@ -212,9 +217,9 @@ class TouchController:
             # lost the handle: back off, open, wait until the handle is still, grasp again
             self.jaw_target = 0.03
             a = self._move(obs, self.retreat_p, None, self.speed)
-            g = self._grasp_point(obs)
-            self.still = self.still + 1 if np.linalg.norm(g - self.last_g) < 0.0015 else 0
-            self.last_g = g
+            frac = float(obs[VIS][5])
+            self.still = self.still + 1 if abs(frac - self.last_frac) < 0.004 else 0
+            self.last_frac = frac
             if self.still >= 5 and np.linalg.norm(ee - self.retreat_p) < 0.01:
                 self.phase = "approach"
                 self.grasp = None
@@ -254,12 +259,18 @@ class TouchController:
                     self._regrasp(obs)
             else:
                 self.demand = self.handle_grip
-                self._regulate(obs, min(normal))
-                # contact-guided alignment: centre the contact on the pads along hand z
+                self._regulate(obs, float(np.mean(normal)))
+                # contact-guided alignment: centre the handle between the jaws (equal normal
+                # forces) and on the pads along hand z (indentation centroid)
+                s_, c_ = obs[YAW]
+                hy = np.array([s_, -c_, 0.0])
+                self.offset += 0.5 * (normal[0] - normal[1]) / self.c.finger_kp * hy
                 cz = float(np.mean(centroid[:, 1]))
                 self.offset[2] -= 0.3 * cz * 1e-3
-                self.offset[2] = float(np.clip(self.offset[2], -0.01, 0.01))
-                self.stable += 1 if abs(min(normal) - self.demand) < 3.0 else 0
+                self.offset = np.clip(self.offset, -0.01, 0.01)
+                balanced = abs(normal[0] - normal[1]) < 0.3 * self.demand
+                self.stable += 1 if balanced and abs(float(np.mean(normal)) - self.demand) < 3.0 \
+                    else 0
                 if self.stable >= 4:
                     self._start_pull(obs)
             return self._jaw(a)
@@ -284,15 +295,21 @@ class TouchController:
             # the set point runs ahead of the measured opening by at most `lead`
             lead = 0.015 / self.radius if self.c.task != "drawer" else 0.015
             step = self.pull_speed / self.radius if self.c.task != "drawer" else self.pull_speed
-            self.path_s = min(self.path_s + step, opening - self.open0 + lead)
+            # ... never lags behind it (a fixture that runs ahead is followed, not braked) and
+            # never backs off (a fixture that falls behind is waited for)
+            meas = opening - self.open0
+            self.path_s = max(meas, min(self.path_s + step, max(self.path_s, meas + lead)))
             p_des, yaw_des, radial = self._path(obs)
             if self.use_touch:
                 # compliance: yield to the handle's reaction across the path
+                # (leaky, so it corrects a path error without cancelling the pull)
                 f_rad = float(force @ radial)
-                self.offset += 0.0001 * f_rad * radial
+                self.offset = 0.95 * self.offset + 0.00005 * f_rad * radial
+                # keep the contact centred on the pads along the fingers (hand z = world -z)
+                self.offset[2] -= 0.1 * float(np.mean(centroid[:, 1])) * 1e-3
                 n = float(np.linalg.norm(self.offset))
-                if n > 0.02:
-                    self.offset *= 0.02 / n
+                if n > 0.01:
+                    self.offset *= 0.01 / n
             a = self._move(obs, p_des + self.offset, yaw_des, 3 * self.pull_speed)
             return self._jaw(a)
         # hold
@@ -307,6 +324,7 @@ class TouchController:
         self.path_s = 0.0
         self.lost = 0
         self.open0 = self._angle(obs)
+        self.offset = np.zeros(3)  # p0 already includes the grasp alignment
         self.pivot = obs[VIS][3:5].astype(float).copy()
         if self.c.task == "door":
             self.radius = float(np.linalg.norm(self.p0[:2] - self.pivot))
@@ -319,7 +337,7 @@ class TouchController:
         self.phase = "retreat"
         self.retreat_p = obs[EE].astype(float) + np.array([0.0, 0.0, 0.04])
         self.still = 0
-        self.last_g = self._grasp_point(obs)
+        self.last_frac = float(obs[VIS][5])
         self.offset = np.zeros(3)
         self.integral = 0.0
 
@@ -373,15 +391,13 @@ class TouchController:
                     if self.stable > 15:
                         self._start_lift(obs)
                 return self._jaw(a)
-            if min(normal) < 0.15:
-                self.jaw_target -= 0.0004
-                self.stable = 0
-            else:
-                self.demand = self.fragile_grip
-                self._regulate(obs, float(np.mean(normal)))
+            if self._close_on(obs, normal, self.fragile_grip, self.width / 2, 0.15) and \
+                    min(normal) >= 0.5 * self.fragile_grip:
                 self.stable += 1
                 if self.stable >= 8:
                     self._start_lift(obs)
+            else:
+                self.stable = 0
             return self._jaw(a)
         # lift / hold
         if self.use_touch:
@@ -398,7 +414,38 @@ class TouchController:
             self._regulate(obs, n_mean)
         z_goal = self.p0[2] + self.lift_height
         p_des = np.array([self.p0[0], self.p0[1], z_goal])
-        return self._jaw(self._move(obs, p_des, self.yaw0, 0.002))
+        # load phase: the first 1.5 cm slowly, so the grip can follow the unloading table
+        speed = 0.0005 if float(obs[TGT][2]) < self.p0[2] + 0.015 else 0.002
+        return self._jaw(self._move(obs, p_des, self.yaw0, speed))
+
+    def _close_on(self, obs: np.ndarray, normal: np.ndarray, demand: float, half_est: float,
+                  touch_level: float) -> bool:
+        """Close the jaws until both pads feel the object, then regulate; True once in contact.
+
+        Fast (3 mm servo lead) down to 4 mm outside the estimated half width, then a
+        0.7 mm lead (about 2 N of jaw force at impact); contact is declared when both
+        pads exceed ``touch_level`` and dropped only after three steps below a quarter of it.
+        """
+        q = float(np.min(obs[JAW]))
+        if not self.in_contact:
+            if min(normal) >= touch_level:
+                self.in_contact = True
+                self.integral = 0.0
+                self.low = 0
+            else:
+                lead = 0.003 if q > half_est + 0.004 else 0.0007
+                self.jaw_target = q - lead
+                return False
+        if min(normal) < 0.25 * touch_level:
+            self.low += 1
+            if self.low >= 3:
+                self.in_contact = False
+                return False
+        else:
+            self.low = 0
+        self.demand = demand
+        self._regulate(obs, float(np.mean(normal)))
+        return True
 
     def _start_lift(self, obs: np.ndarray) -> None:
         self.phase = "lift"

@@ -20,9 +20,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from tasks.touch.base import TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
+from sims import world
+from tasks.touch.base import CONTACT_SOLREF, TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
 
 FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % of range), assumed
+# Dry friction of the fixture joints as a near-hard constraint: MuJoCo's default
+# impedance (0.9) lets a sub-breakaway load creep the joint ~0.01 rad/s; 0.995 cuts it 20x.
+FRICTION_SOLIMP = (0.995, 0.999, 0.001, 0.5, 2.0)
 HANDLE_FRICTION = (0.6, 1.0)  # handle (painted metal / plastic) on silicone gel, assumed range
 
 
@@ -66,9 +70,23 @@ class Articulation:
         sampled.update(joint_damping=damping, joint_frictionloss=friction, latch_peak=peak)
 
     def apply_latch(self, data: mujoco.MjData) -> None:
-        """Detent force for the next control period (``qfrc_applied``, held for 20 ms)."""
+        """Detent force at the current position (``qfrc_applied``)."""
         q = data.qpos[self.qadr]
         data.qfrc_applied[self.dadr] = -self.latch_k * q if q < self.ranges.latch_travel else 0.0
+
+    def step(self, model: mujoco.MjModel, data: mujoco.MjData, nstep: int) -> None:
+        """Advance ``nstep`` physics steps; the detent force is updated every step while engaged.
+
+        Raises:
+            sims.world.SimulationError: On instability.
+        """
+        if data.qpos[self.qadr] >= self.ranges.latch_travel:
+            data.qfrc_applied[self.dadr] = 0.0
+            world.step(model, data, nstep)
+            return
+        for _ in range(nstep):
+            self.apply_latch(data)
+            world.step(model, data, 1)
 
     def fraction(self, data: mujoco.MjData) -> float:
         """Opening as a fraction of the range."""
@@ -86,10 +104,12 @@ def _handle_geom(body: mujoco.MjsBody, name: str, shape: str, half: float, lengt
     if shape == "round":
         body.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[half, length / 2, 0],
                       pos=pos, quat=quat, priority=1, friction=[friction, 0.005, 0.0001],
+                      solref=list(CONTACT_SOLREF),
                       mass=0.05, rgba=[0.75, 0.75, 0.8, 1])
     else:
         body.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=[half, half, length / 2],
                       pos=pos, quat=quat, priority=1, friction=[friction, 0.005, 0.0001],
+                      solref=list(CONTACT_SOLREF),
                       mass=0.05, rgba=[0.75, 0.75, 0.8, 1])
 
 
@@ -169,6 +189,7 @@ class DoorOpenEnv(TouchTaskEnv):
         j = door.add_joint(name="door_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 0, 1],
                            range=[0.0, math.pi / 2])
         j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        j.solimp_friction = list(FRICTION_SOLIMP)
         door.add_geom(name="door_panel", type=mujoco.mjtGeom.mjGEOM_BOX,
                       size=[0.01, w / 2, h / 2], pos=[0, w / 2, h / 2], mass=2.0,
                       rgba=[0.55, 0.35, 0.2, 1])
@@ -194,8 +215,8 @@ class DoorOpenEnv(TouchTaskEnv):
         self.model.geom_friction[self._handle_geom, 0] = mu
         self.sampled["handle_friction"] = mu
 
-    def _before_period(self) -> None:
-        self.art.apply_latch(self.data)
+    def _advance(self) -> None:
+        self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
         hinge = self.data.xpos[self._hinge_body]
@@ -266,6 +287,7 @@ class DrawerOpenEnv(TouchTaskEnv):
         j = drawer.add_joint(name="drawer_slide", type=mujoco.mjtJoint.mjJNT_SLIDE,
                              axis=[-1, 0, 0], range=[0.0, travel])
         j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        j.solimp_friction = list(FRICTION_SOLIMP)
         drawer.add_geom(name="drawer_front", type=mujoco.mjtGeom.mjGEOM_BOX,
                         size=[0.01, w / 2, h / 2], pos=[0, 0, h / 2], mass=0.3 * mass,
                         rgba=[0.55, 0.35, 0.2, 1])
@@ -289,8 +311,8 @@ class DrawerOpenEnv(TouchTaskEnv):
         self.model.geom_friction[self._handle_geom, 0] = mu
         self.sampled["handle_friction"] = mu
 
-    def _before_period(self) -> None:
-        self.art.apply_latch(self.data)
+    def _advance(self) -> None:
+        self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
         return np.array([*self.data.site_xpos[self._handle_site], self.art.range, 0.0,
@@ -361,18 +383,21 @@ class LeverTurnEnv(TouchTaskEnv):
         j = lever.add_joint(name="lever_pivot", type=mujoco.mjtJoint.mjJNT_HINGE,
                             axis=[0, -1, 0], range=[0.0, math.radians(60.0)])
         j.limited = mujoco.mjtLimited.mjLIMITED_TRUE
+        j.solimp_friction = list(FRICTION_SOLIMP)
         lever.add_geom(name="lever_rod", type=mujoco.mjtGeom.mjGEOM_CAPSULE,
                        fromto=[0, 0, 0.0, 0, 0, length - rk], size=[0.006, 0, 0], mass=mass,
                        contype=0, conaffinity=0, rgba=[0.2, 0.2, 0.2, 1])
         if sphere:
             lever.add_geom(name="lever_knob", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[rk, 0, 0],
                            pos=[0, 0, length], mass=0.02, priority=1,
-                           friction=[1.0, 0.005, 0.0001], rgba=[0.8, 0.1, 0.1, 1])
+                           friction=[1.0, 0.005, 0.0001], solref=list(CONTACT_SOLREF),
+                           rgba=[0.8, 0.1, 0.1, 1])
         else:
             lever.add_geom(name="lever_knob", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
                            size=[rk, 0.025, 0], pos=[0, 0, length],
                            quat=[math.sqrt(0.5), math.sqrt(0.5), 0, 0], mass=0.02, priority=1,
-                           friction=[1.0, 0.005, 0.0001], rgba=[0.8, 0.1, 0.1, 1])
+                           friction=[1.0, 0.005, 0.0001], solref=list(CONTACT_SOLREF),
+                           rgba=[0.8, 0.1, 0.1, 1])
         lever.add_site(name="lever_knob_grasp", pos=[0, 0, length], size=[0.004, 0, 0])
 
     def _randomize(self, rng: np.random.Generator) -> None:
@@ -383,8 +408,8 @@ class LeverTurnEnv(TouchTaskEnv):
         self.model.geom_friction[self._handle_geom, 0] = mu
         self.sampled.update(return_stiffness=k, handle_friction=mu)
 
-    def _before_period(self) -> None:
-        self.art.apply_latch(self.data)
+    def _advance(self) -> None:
+        self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
         pivot = self.data.xpos[self._pivot_body]

@@ -49,6 +49,9 @@ from tasks.base import MujocoTaskEnv
 
 TIMESTEP = 0.002  # [s] physics step (position servos up to 4500 N m/rad with implicitfast)
 TABLE_TOP = 0.15  # [m] height of the work surface above the robot base, assumed
+# Contact time constant of the task objects and handles (they carry contact priority over
+# the pads, so their values apply): the pads' 5 ms (sims.arm.ArmParams.pad_timeconst)
+CONTACT_SOLREF = (0.005, 1.0)
 N_PROPRIO = 24
 N_VISION = 6
 N_TOUCH = 12

@@ -34,7 +34,7 @@ import mujoco
 import numpy as np
 
 from sims.fragile import BreakMonitor, step_monitored
-from tasks.touch.base import TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
+from tasks.touch.base import CONTACT_SOLREF, TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
 
 VISION_SIZE_NOISE = 0.0015  # [m] 1-sigma object width/height estimate from RGB-D, assumed
 FAMILIES = ("egg", "glass", "fruit")
@@ -106,6 +106,7 @@ class FragileGraspEnv(TouchTaskEnv):
         body = spec.worldbody.add_body(name="object", pos=[0.55, 0.0, TABLE_TOP + 0.05])
         body.add_freejoint(name="object_free")
         common = {"name": "object", "priority": 1, "mass": 0.05, "condim": 4,
+                  "solref": list(CONTACT_SOLREF),
                   "friction": [0.5, 0.005, 0.0001]}
         if fam == "egg":
             a = float(rng.uniform(0.020, 0.023))  # egg minor semi-axis [m]
