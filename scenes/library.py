@@ -918,6 +918,8 @@ def library_stats(
         "columns": {},
         "plots": [],
     }
+    cmap = plt.get_cmap("tab20")
+    colors = [cmap(i % 20) for i in range(len(conds))]  # one colour per condition (13 in the catalog)
     fig_all, axes = plt.subplots(3, 3, figsize=(15, 12))
     for ax_all, (col, label, logx) in zip(axes.ravel(), _HISTOGRAMS, strict=True):
         vals_by = {
@@ -938,10 +940,14 @@ def library_stats(
             "max": float(allv.max()),
             "mean": float(allv.mean()),
         }
-        use_log = logx and bool(np.all(allv > 0))
+        pos = allv[allv > 0]
+        use_log = logx and pos.size > 0
         if use_log:
-            lo, hi = float(allv.min()), float(allv.max())
+            # log bins over the positive values; zeros (e.g. free fall in orbit) get a first bin
+            lo, hi = float(pos.min()), float(pos.max())
             bins = np.geomspace(lo, hi * 1.0001 if hi > lo else lo * 10, 40)
+            if pos.size < allv.size:
+                bins = np.concatenate([[0.0, lo / 10], bins])
         else:
             bins = np.histogram_bin_edges(allv, bins=40)
         for target in (ax_all, None) if each else (ax_all,):
@@ -949,10 +955,14 @@ def library_stats(
                 fig, ax = plt.subplots(figsize=(8, 5))
             else:
                 ax = target
-            ax.hist([vals_by[c] for c in conds if vals_by[c].size], bins=bins, stacked=True,
-                    label=[c for c in conds if vals_by[c].size])
+            present = [c for c in conds if vals_by[c].size]
+            ax.hist([vals_by[c] for c in present], bins=bins, stacked=True, label=present,
+                    color=[colors[conds.index(c)] for c in present])
             if use_log:
-                ax.set_xscale("log")
+                if bins[0] == 0.0:
+                    ax.set_xscale("symlog", linthresh=float(bins[1]))
+                else:
+                    ax.set_xscale("log")
             ax.set_xlabel(label)
             ax.set_ylabel("scenes")
             if target is None:
