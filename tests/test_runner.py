@@ -39,7 +39,7 @@ def toy_suite(name: str = "toy", episodes: int = 3, **entry_kw: object) -> Suite
         "toy batch",
         (
             SuiteEntry(TOY, ("moon", "earth"), "brake", episodes, **entry_kw),  # type: ignore[arg-type]
-            SuiteEntry(TOY, ("mars",), "none", episodes, variant="free-fall"),
+            SuiteEntry(TOY, ("mars",), "none", episodes, variant="no-thrust"),
         ),
     )
 
@@ -67,8 +67,8 @@ def test_expand_seeds_and_order():
         ("moon", 11, 11, ""),
         ("earth", 10, 10, ""),
         ("earth", 11, 11, ""),
-        ("mars", 0, 0, "free-fall"),
-        ("mars", 1, 1, "free-fall"),
+        ("mars", 0, 0, "no-thrust"),
+        ("mars", 1, 1, "no-thrust"),
     ]
     assert len(expand(toy_suite(), episodes_override=1)) == 3
     with pytest.raises(ValueError, match="episodes"):
@@ -303,13 +303,13 @@ def test_cli_evaluate_json_and_report(
     assert [(r["condition"], r["variant"], r["episodes"]) for r in out["rows"]] == [
         ("moon", "", 2),
         ("earth", "", 2),
-        ("mars", "free-fall", 2),
+        ("mars", "no-thrust", 2),
     ]
     moon = out["rows"][0]
     assert moon["success_rate"] == 1.0 and moon["ci_low"] < 1.0 and moon["ci_high"] == 1.0
     assert "impact_speed" in moon["metrics"]
     ind = {i["id"]: i for i in out["indicators"]}
-    # moon and earth; the "free-fall" variant is an ablation and not counted
+    # moon and earth; the "no-thrust" variant is an ablation and not counted
     assert ind["conditions"]["value"] == 2 and ind["conditions"]["pass"] is False
     assert ind["scene-library"]["pass"] is None
     assert ind["task-success"]["target"] == 0.9
