@@ -203,7 +203,7 @@ def test_validate_settle_rejects_a_failing_scene(lib_a: Path, tmp_path: Path):
     con.close()
     quick = validate_library(lib, settle=False)
     assert quick.ok  # hashes, provenance and index all consistent ...
-    full = validate_library(lib, workers=2, chunk_size=2)
+    full = validate_library(lib, workers=1, chunk_size=2)
     status = {i: (s, d) for i, _, s, d in full.statuses}
     assert status[r["id"]][0] == "invalid"  # ... but the scene does not settle
     assert any(reason.split(" ")[0] in status[r["id"]][1] for reason in reasons)
