@@ -37,6 +37,7 @@ from tasks.registry import TASKS  # noqa: E402
 FAST_KWARGS: dict[str, dict[str, Any]] = {
     "embodisim/RoverTraverse-v0": {"condition": "lunar-mare-day", "scenario_seed": 0},
     "embodisim/BeaconLocalize-v0": {"condition": "lunar-mare-day", "scenario_seed": 0},
+    "embodisim/SampleCollect-v0": {"condition": "lunar-mare-day", "scenario_seed": 0},
 }
 
 

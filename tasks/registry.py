@@ -77,6 +77,16 @@ TASKS: tuple[TaskRecord, ...] = (
         }),
         workspace="surface",
     ),
+    TaskRecord(
+        name="SampleCollect",
+        entry_point="tasks.sample_collect:SampleCollectEnv",
+        max_episode_steps=600,
+        policies=MappingProxyType({
+            "scripted": "tasks.controllers.extreme:SampleCollector",
+            "random": "tasks.controllers.common:RandomPolicy",
+        }),
+        workspace="surface",
+    ),
     *(
         TaskRecord(
             name=name,

@@ -58,7 +58,8 @@ class RoverTraverseEnv(MujocoTaskEnv):
     ``camera_period`` control steps the forward colour camera (radiometric, 64 x 64
     by default) is exposed, the goal beacon is detected and ranged (known height,
     levelled with the IMU) and fused with the last fixes (sliding median, carried by
-    wheel odometry and the gyro, ``tasks.perception.GoalTracker``); the goal slots of the state carry the latest estimate
+    wheel odometry and the gyro, ``tasks.perception.GoalTracker``); the goal slots of
+    the state carry the latest estimate
     and one more float, ``goal_age`` [s] since that estimate (99 before the first
     fix), is appended (25 floats). Hazards still come from the rangefinders.
     Perception accuracy is scored on every camera frame in which the whole beacon

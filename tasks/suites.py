@@ -263,6 +263,7 @@ register_suite(
                 ROVER, GROUND_CONDITIONS, "camera", 20, variant="camera", env_kwargs={"goal_source": "camera"}
             ),
             SuiteEntry("embodisim/BeaconLocalize-v0", GROUND_CONDITIONS, "scripted", 20),
+            SuiteEntry("embodisim/SampleCollect-v0", GROUND_CONDITIONS, "scripted", 20),
         ),
     )
 )

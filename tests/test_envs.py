@@ -16,6 +16,7 @@ ENV_KWARGS = {
     "embodisim/ClothLift-v0": {"cloth_count": 5, "self_collide": False, "condition": "moon"},
     "embodisim/RoverTraverse-v0": {"condition": "lunar-terminator", "scenario_seed": 1},
     "embodisim/BeaconLocalize-v0": {"condition": "lunar-night-headlight", "scenario_seed": 1},
+    "embodisim/SampleCollect-v0": {"condition": "lunar-mare-day", "scenario_seed": 1},
     "embodisim/DoorOpen-v0": {"condition": "earth-reference", "scenario_seed": 1},
     "embodisim/DrawerOpen-v0": {"condition": "lunar-mare-day", "scenario_seed": 1},
     "embodisim/LeverTurn-v0": {"condition": "lunar-mare-day", "scenario_seed": 2},
