@@ -430,6 +430,8 @@ class ClothFlattenEnv(_ClothTask):
         self.coverage_threshold = coverage_threshold
         self.fold_depth = fold_depth
         self.coverage_weight = coverage_weight
+        self._cov_key: np.ndarray | None = None
+        self._cov_val = 0.0
         super().__init__(condition, scenario_seed, gravity, cloth_size, cloth_count, fabrics,
                          self_collide, frame_skip, max_ee_step, max_yaw_step, keypoint_noise,
                          ctrl_weight, success_bonus, render_mode)
@@ -442,11 +444,16 @@ class ClothFlattenEnv(_ClothTask):
         return self.rig.fold_corner(posed, corner, depth)
 
     def _reset_task(self) -> None:
+        self._cov_key = None
         self._cov0 = self._coverage()
 
     def _coverage(self) -> float:
+        # computed once per cloth state (the reward's "before" is the last step's "after")
         x = self.rig.vertices(self.data)
-        return cl.covered_area(x[:, :2], self.rig.triangles) / (self.rig.size ** 2)
+        if self._cov_key is None or not np.array_equal(self._cov_key, x):
+            self._cov_val = cl.covered_area(x[:, :2], self.rig.triangles) / (self.rig.size ** 2)
+            self._cov_key = x
+        return self._cov_val
 
     def _progress(self) -> float:
         return self.coverage_weight * self._coverage()

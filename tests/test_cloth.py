@@ -115,7 +115,10 @@ def test_covered_area_of_flat_and_folded_cloth():
     assert cloth.covered_area(x[:, :2], tri, resolution=0.002) == pytest.approx(0.06, rel=0.02)
     folded = x.copy()
     folded[:, 0] = -np.abs(folded[:, 0])  # fold the +x half onto the -x half
-    assert cloth.covered_area(folded[:, :2], tri, resolution=0.002) == pytest.approx(0.03, rel=0.03)
+    # 11 columns: the middle one (x = 0) is the crease, so exactly half the area remains
+    assert cloth.covered_area(folded[:, :2], tri, resolution=0.002) == pytest.approx(0.03, rel=0.02)
+    # a shifted copy of the same cloth doubles nothing: the union counts overlaps once
+    assert cloth.covered_area(x[:, :2] + 1e-4, tri) == pytest.approx(0.06, rel=0.02)
 
 
 @pytest.mark.parametrize("field,value", [("areal_density", -0.1), ("poisson", 0.5),
@@ -154,3 +157,92 @@ def test_set_fabric_changes_mass_and_stiffness_on_recompile():
     assert float(m2.body_mass[ids].sum()) == pytest.approx(FABRICS["denim"].areal_density * 0.04)
     assert h2.mass == pytest.approx(FABRICS["denim"].areal_density * 0.04)
     assert not np.allclose(m1.flex_stiffness, m2.flex_stiffness)
+
+
+# --- the cloth tasks --------------------------------------------------------------------------
+FAST = {"cloth_count": 6, "self_collide": False}
+
+
+@pytest.mark.parametrize("condition,g", [("earth-reference", G_EARTH), ("moon", G_MOON),
+                                         ("lunar-mare-day", G_MOON)])
+def test_env_gravity_follows_condition(condition, g):
+    from tasks.cloth import ClothLiftEnv
+
+    env = ClothLiftEnv(condition=condition, **FAST)
+    env.reset(seed=0)
+    assert env.model.opt.gravity[2] == pytest.approx(-g)
+    assert env.gravity == pytest.approx(g)
+    env.close()
+
+
+def test_env_rejects_bad_configuration():
+    from tasks.cloth import ClothFlattenEnv, ClothLiftEnv
+
+    with pytest.raises(ValueError, match="cloth_size"):
+        ClothLiftEnv(cloth_size=2.0, **FAST)
+    with pytest.raises(ValueError, match="coverage_threshold"):
+        ClothFlattenEnv(coverage_threshold=1.5, **FAST)
+    with pytest.raises(ValueError, match="fabric"):
+        ClothLiftEnv(fabrics=("silk",), **FAST)
+    with pytest.raises(ValueError, match="condition"):
+        ClothLiftEnv(condition="venus", **FAST)
+
+
+def test_episode_fabric_randomization_sets_model_mass():
+    from tasks.cloth import ClothLiftEnv
+
+    env = ClothLiftEnv(**FAST)
+    seen = set()
+    for seed in range(4):
+        _, info = env.reset(seed=seed)
+        fab = info["randomization"]
+        ids = cloth.vertex_body_ids(env.model, env.rig.scene.cloth)
+        assert float(env.model.body_mass[ids].sum()) == pytest.approx(
+            fab["areal_density"] * env.rig.size**2, rel=1e-9)
+        seen.add(round(fab["areal_density"], 6))
+    assert len(seen) == 4
+    env.close()
+
+
+def test_flatten_starts_folded_and_scores_flat_cloth_as_success():
+    from tasks.cloth import ClothFlattenEnv
+
+    env = ClothFlattenEnv(**FAST)
+    env.reset(seed=5)
+    ev = env.evaluate()
+    assert 0.55 < ev["coverage"] < 0.92 and not ev["success"]
+    # put the cloth back flat: coverage 1, success
+    env.rig.set_vertices(env.data, env._flat, env._flat)
+    mujoco.mj_forward(env.model, env.data)
+    ev = env.evaluate()
+    assert ev["coverage"] == pytest.approx(1.0, abs=0.03) and ev["success"]
+    env.close()
+
+
+def test_fold_success_needs_corner_on_corner_and_fixed_half_in_place():
+    from tasks.cloth import ClothFoldEnv
+
+    env = ClothFoldEnv(**FAST)
+    env.reset(seed=1)
+    assert not env.evaluate()["success"]
+    x = env.rig.vertices(env.data)
+    n = env.rig.count
+    folded = x.copy()
+    for a, b in env._pairs:  # reflect the moving half onto its mirror vertices, one layer up
+        folded[a] = x[b] + np.array([0.0, 0.0, 0.007])
+    env.rig.set_vertices(env.data, env._flat, folded)
+    mujoco.mj_forward(env.model, env.data)
+    ev = env.evaluate()
+    assert ev["corner_distance"] < 0.01 and ev["fixed_corner_drift"] < 1e-6 and ev["success"]
+    assert n * n == len(x)
+    env.close()
+
+
+def test_lift_needs_clearance_and_hold_time():
+    from tasks.cloth import ClothLiftEnv
+
+    env = ClothLiftEnv(**FAST)
+    env.reset(seed=0)
+    ev = env.evaluate()
+    assert not ev["success"] and ev["table_contacts"] > 0 and ev["min_height"] < 0.01
+    env.close()
