@@ -21,13 +21,25 @@ from typing import Any
 
 import numpy as np
 
-from tasks.controllers.rover import GOAL, RoverGoalSeeker
+from tasks.controllers.rover import GOAL, QUAT, RoverGoalSeeker
 
 GYRO = slice(3, 6)
 WHEELS = slice(13, 17)
 GOAL_AGE = 24  # index of goal_age in the camera-mode state vector
 WHEEL_RADIUS = 0.15  # [m] rover calibration (sims.rover.RoverParams.wheel_radius)
 FRESH_S = 1e-6  # [s] a goal_age this small marks a fix from the current frame
+
+
+def _yaw(q: np.ndarray) -> float:
+    """Heading [rad] from an attitude quaternion (w, x, y, z)."""
+    w, x, y, z = (float(v) for v in q)
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def _tilt(q: np.ndarray) -> float:
+    """Tilt from vertical [rad] from an attitude quaternion (w, x, y, z)."""
+    _, x, y, _ = (float(v) for v in q)
+    return math.acos(float(np.clip(1.0 - 2.0 * (x * x + y * y), -1.0, 1.0)))
 
 
 def _state(obs: Any) -> np.ndarray:
@@ -59,7 +71,7 @@ class _Odometry:
 class RoverCameraSeeker:
     """Drive to the beacon seen by the camera (RoverTraverse, ``goal_source="camera"``)."""
 
-    def __init__(self, dt: float = 0.05, search_turn: float = 0.6, lost_after_s: float = 6.0):
+    def __init__(self, dt: float = 0.05, search_turn: float = 0.8, lost_after_s: float = 6.0):
         self.dt = dt
         self.search_turn = search_turn
         self.lost_after_s = lost_after_s
@@ -78,11 +90,16 @@ class RoverCameraSeeker:
         self._last_age = math.inf
         self._fixes: list[np.ndarray] = []
         self._since_fix = math.inf
+        self._yaw0: float | None = None
+        self._sweep = 0  # 0: sweep right to -75 deg, 1: left to +75 deg, 2: keep turning left
 
     def act(self, obs: Any) -> np.ndarray:
         """Wheel commands [left, right] in [-1, 1]."""
         state = _state(obs)
         age = float(state[GOAL_AGE])
+        yaw = _yaw(state[QUAT])
+        if self._yaw0 is None:
+            self._yaw0 = yaw
         self._odo.propagate(state)
         if age < self._last_age or age <= FRESH_S:  # a new fix arrived
             if age < 90.0:
@@ -92,10 +109,17 @@ class RoverCameraSeeker:
         self._last_age = age
         self._since_fix += self.dt
         if self._odo.goal is None or self._since_fix > self.lost_after_s:
-            # search: turn in place (rate limit of the inner controller applies)
+            # search: sweep +/-75 deg about the start heading (the goal of every condition lies
+            # within +/-60 deg of it), then keep turning; the inner loop's rate limit applies
             self._fixes = []
+            rel = math.remainder(yaw - self._yaw0, 2 * math.pi)
+            if self._sweep == 0 and rel < -math.radians(75):
+                self._sweep = 1
+            elif self._sweep == 1 and rel > math.radians(75):
+                self._sweep = 2
+            side = -5.0 if self._sweep == 0 else 5.0
             inner = state.copy()
-            inner[GOAL] = [0.0, 5.0, 0.0]  # a goal to the left makes the inner loop turn
+            inner[GOAL] = [0.0, side, 0.0]  # a goal to one side makes the inner loop turn
             cmd = self._inner.act(inner[:24])
             return np.clip(cmd, -self.search_turn, self.search_turn).astype(np.float32)
         inner = state[:24].copy()
@@ -112,7 +136,7 @@ class BeaconLocalizer(RoverCameraSeeker):
     squared - with at least ``min_fixes`` fixes.
     """
 
-    def __init__(self, dt: float = 0.05, report_range: float = 2.5, min_fixes: int = 4):
+    def __init__(self, dt: float = 0.05, report_range: float = 2.5, min_fixes: int = 6):
         self.report_range = report_range
         self.min_fixes = min_fixes
         super().__init__(dt=dt)
@@ -125,7 +149,8 @@ class BeaconLocalizer(RoverCameraSeeker):
     def reset(self, seed: int) -> None:
         """Forget the previous episode (deterministic; seed unused)."""
         super().reset(seed)
-        self._n_fixes = 0
+        self._stopped: list[np.ndarray] = []
+        self._stop_steps = 0
 
     def act(self, obs: Any) -> np.ndarray:
         """``[left, right, x_est / 10, y_est / 10, report]`` in [-1, 1]."""
@@ -133,15 +158,27 @@ class BeaconLocalizer(RoverCameraSeeker):
         age = float(state[GOAL_AGE])
         fresh = age < 90.0 and (age < self._last_age or age <= FRESH_S)
         wheels = RoverCameraSeeker.act(self, obs)
-        self._n_fixes = self._n_fixes + 1 if fresh else self._n_fixes
         est = self._odo.goal if self._since_fix <= self.lost_after_s else None
         if est is None:
-            self._n_fixes = 0
+            self._stopped = []
             return np.concatenate([wheels, [0.0, 0.0, -1.0]]).astype(np.float32)
-        report = float(np.linalg.norm(est)) <= self.report_range and self._n_fixes >= self.min_fixes
-        if report:
+        report = -1.0
+        near = float(np.linalg.norm(est)) <= self.report_range
+        if near or self._stopped:
+            # stop and look: collect fixes while standing still, report when they agree
             wheels = np.zeros(2)
-        out = np.concatenate([wheels, np.clip(est / 10.0, -1.0, 1.0), [1.0 if report else -1.0]])
+            self._stop_steps += 1
+            if fresh:
+                self._stopped.append(state[GOAL][:2].copy())
+            if len(self._stopped) >= self.min_fixes:
+                fixes = np.stack(self._stopped[-self.min_fixes:])
+                med = np.median(fixes, axis=0)
+                spread = float(np.max(np.linalg.norm(fixes - med, axis=1)))
+                level = _tilt(state[QUAT]) < math.radians(20.0)
+                if (spread < 0.15 and level) or self._stop_steps > 200:
+                    est = med
+                    report = 1.0
+        out = np.concatenate([wheels, np.clip(est / 10.0, -1.0, 1.0), [report]])
         return out.astype(np.float32)
 
 
