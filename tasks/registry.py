@@ -99,7 +99,7 @@ TASKS: tuple[TaskRecord, ...] = (
             }),
             family="touch",
         )
-        for name, steps in (("DoorOpen", 500), ("DrawerOpen", 400), ("LeverTurn", 400),
+        for name, steps in (("DoorOpen", 500), ("DrawerOpen", 500), ("LeverTurn", 500),
                             ("FragileGrasp", 450))
     ),
     *(

@@ -141,6 +141,7 @@ class TouchController:
         self.hold_p = np.zeros(3)
         self.in_contact = False
         self.low = 0
+        self.waited = 0
         self.offset = np.zeros(3)
         self.centroid0 = np.zeros(2)
         self.lost = 0
@@ -181,10 +182,14 @@ class TouchController:
         a[4] = self.jaw_target / self.c.stroke
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
-    def _regulate(self, obs: np.ndarray, n_meas: float) -> None:
-        """Jaw set point from the force demand: servo-law feed-forward + touch integral."""
+    def _regulate(self, obs: np.ndarray, n_meas: float, felt: float | None = None) -> None:
+        """Jaw set point from the force demand: servo-law feed-forward + touch integral.
+
+        ``felt`` (default ``n_meas``) is the largest pad force; below 0.05 N the object
+        is no longer felt and the jaws close again at ~6 mm/s (1.5 mm servo lead).
+        """
         q = float(np.mean(obs[JAW]))
-        if n_meas < 0.05:  # contact lost: close again at ~6 mm/s (1.5 mm servo lead)
+        if (n_meas if felt is None else felt) < 0.05:
             self.jaw_target = q - 0.0015
             return
         self.integral += 0.08 * (self.demand - n_meas) / self.c.finger_kp
@@ -220,7 +225,9 @@ class TouchController:
             frac = float(obs[VIS][5])
             self.still = self.still + 1 if abs(frac - self.last_frac) < 0.004 else 0
             self.last_frac = frac
-            if self.still >= 5 and np.linalg.norm(ee - self.retreat_p) < 0.01:
+            self.waited += 1
+            if (self.still >= 5 and np.linalg.norm(ee - self.retreat_p) < 0.015) or \
+                    self.waited > 50:
                 self.phase = "approach"
                 self.grasp = None
             return self._jaw(a)
@@ -287,7 +294,7 @@ class TouchController:
                     self.lost = 0
                 t_mag = float(np.linalg.norm(shear, axis=1).max())
                 self.demand = min(max(self.handle_grip, self.safety * t_mag / 0.5), 60.0)
-                self._regulate(obs, min(normal))
+                self._regulate(obs, min(normal), max(normal))
             if float(obs[VIS][5]) >= self.open_target:
                 self.phase = "hold"
                 self.hold_p = obs[TGT].astype(float).copy()
@@ -315,7 +322,7 @@ class TouchController:
         # hold
         if self.use_touch:
             self.demand = self.handle_grip
-            self._regulate(obs, min(normal))
+            self._regulate(obs, min(normal), max(normal))
         return self._jaw(self._move(obs, self.hold_p, None, self.speed))
 
     def _start_pull(self, obs: np.ndarray) -> None:
@@ -338,6 +345,7 @@ class TouchController:
         self.retreat_p = obs[EE].astype(float) + np.array([0.0, 0.0, 0.04])
         self.still = 0
         self.last_frac = float(obs[VIS][5])
+        self.waited = 0
         self.offset = np.zeros(3)
         self.integral = 0.0
 

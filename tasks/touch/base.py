@@ -311,7 +311,11 @@ class TouchTaskEnv(MujocoTaskEnv):
             return
         sample = (self.marker_error_every > 0 and len(self._fem_frames) < self.marker_error_frames
                   and self._steps % self.marker_error_every == 0)
+        g = self.data.contact.geom[:self.data.ncon]
         for k, pad in enumerate(self.pads):
+            if not np.any(g == pad.geom_id):  # nothing touches this pad: zero field, no work
+                self._markers[k] = 0.0
+                continue
             if sample:
                 loads = pad.contact_loads(self.data)
                 traction = pad.tractions(loads)
