@@ -121,3 +121,26 @@ def test_beacon_localize_scripted_episode_succeeds_and_scores_perception():
     assert ev["reported"] == 1.0
     assert ev["success"], ev
     assert ev["perception_frames"] > 0 and ev["perception_accuracy"] >= 0.5
+
+
+def test_sample_collect_rejects_free_floating_condition():
+    with pytest.raises(ValueError, match="orbital-free-floating"):
+        gym.make("embodisim/SampleCollect-v0", condition="orbital-free-floating")
+
+
+def test_sample_collect_scripted_episode_stows_the_sample_in_the_dark():
+    from tasks.registry import make_policy
+
+    env = gym.make("embodisim/SampleCollect-v0", condition="lunar-night-headlight",
+                   scenario_seed=0)
+    pol = make_policy("embodisim/SampleCollect-v0", "scripted", env)
+    obs, _ = env.reset(seed=0)
+    pol.reset(0)
+    for _ in range(600):
+        obs, _, term, trunc, _ = env.step(pol.act(obs))
+        if term or trunc:
+            break
+    ev = env.unwrapped.evaluate()
+    env.close()
+    assert ev["success"] and ev["in_container"] == 1.0, ev
+    assert ev["perception_frames"] > 0 and ev["perception_accuracy"] >= 0.5
