@@ -99,6 +99,7 @@ class PickPlaceController:
     arc_speed = 1.0  # fraction of max_ee_step travelled along the arc per step
     grasp_rise = 0.02  # [m] height the grasped keypoint must reach mid-arc (grasp check), assumed
     max_retries = 2  # regrasp attempts after a failed grasp check
+    squeeze = -1.0  # grip command while holding (-1: jaws commanded 10 mm past closed)
 
     def anchor(self, corners: np.ndarray, centroid: np.ndarray) -> np.ndarray:
         """Perceived keypoint (xy) that must rise with a good grasp: the nearest corner."""
@@ -174,7 +175,7 @@ class PickPlaceController:
             return a.astype(np.float32)
         if self.phase == "close":
             goal = np.array([self._grasp[0], self._grasp[1], self._hold_z])
-            a = self._move(obs, goal, -1.0)
+            a = self._move(obs, goal, self.squeeze)
             if self._t >= self.close_time:
                 self._s = 0.0
                 self._checked = False
@@ -192,7 +193,7 @@ class PickPlaceController:
             goal = start + chord * (0.5 - 0.5 * math.cos(math.pi * self._s))
             goal[2] = self._hold_z + (self.place_height - self._hold_z) * self._s + \
                 self.arc_scale * radius * math.sin(math.pi * self._s)
-            a = self._move(obs, goal, -1.0)
+            a = self._move(obs, goal, self.squeeze)
             if self._s > 0.35 and not self._checked:
                 self._checked = True
                 if not self.grasp_ok(obs) and self._retries < self.max_retries:
@@ -261,21 +262,22 @@ class ClothFlattenController(PickPlaceController):
 class ClothFoldController(PickPlaceController):
     """Diagonal fold: lay corner 0 onto corner 3.
 
-    Grasp ``grasp_in`` from corner 0 along the diagonal (jaws along it), and put
+    Grasp ``grasp_in`` from corner 0 along the diagonal (jaws across it), and put
     that point at its mirror image across the crease: ``grasp_in`` short of corner 3.
     """
 
-    grasp_in = 0.03  # [m] grasp distance from the corner tip, assumed
+    grasp_in = 0.06  # [m] grasp distance from the corner tip (a pinch needs cloth around both jaws), assumed
     overshoot = -0.03  # [m] stop short: the pinch gathers ~3 cm of cloth (slack, not drag), assumed
 
     def plan(self, corners: np.ndarray, centroid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Grasp near corner 0; place short of corner 3; jaws along the diagonal."""
+        """Grasp near corner 0; place short of corner 3; jaws across the diagonal."""
         c = corners[:, :2]
         u = c[3] - c[0]
         u /= max(float(np.linalg.norm(u)), 1e-9)
         grasp = c[0] + self.grasp_in * u
         place = c[3] - self.grasp_in * u + self.overshoot * u
-        return grasp, place, _yaw_for_jaw_axis(u)
+        # jaws across the diagonal: the corner beyond the pinch hangs free instead of over a finger
+        return grasp, place, _yaw_for_jaw_axis(np.array([-u[1], u[0]]))
 
 
 class ClothLiftController(PickPlaceController):
@@ -305,7 +307,7 @@ class ClothLiftController(PickPlaceController):
             self._next("hold")
         self._t += self.dt
         goal = np.array([self._grasp[0], self._grasp[1], self.lift_to])
-        a = self._move(obs, goal, -1.0)
+        a = self._move(obs, goal, self.squeeze)
         if obs[TCP][2] > 0.15 and not self._checked:
             self._checked = True
             if not self.grasp_ok(obs) and self._retries < self.max_retries:
