@@ -288,3 +288,59 @@ class SampleCollector:
         else:  # retreat and hold
             move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), 0.5)
         return np.concatenate([move, [0.0, grip]]).astype(np.float32)
+
+
+class OrbitalCatcher:
+    """Intercept the drifting object from above, close gently, hold still (OrbitalCapture).
+
+    Reads only the state: TCP from the joint encoders, tracking error, and the
+    stereo-perceived object position and velocity, extrapolated by the fix age and
+    a short lead time.
+    """
+
+    def __init__(self, max_step: float = 0.01, lead_s: float = 0.3, hover: float = 0.07):
+        self.max_step = max_step
+        self.lead_s = lead_s
+        self.hover = hover
+        self.reset(0)
+
+    @classmethod
+    def for_env(cls, env: object) -> OrbitalCatcher:
+        """Controller for the env's TCP step size (its only use of the env)."""
+        return cls(max_step=float(getattr(env.unwrapped, "max_step", 0.01)))  # type: ignore[attr-defined]
+
+    def reset(self, seed: int) -> None:
+        """Start a new episode (deterministic; seed unused)."""
+        del seed
+        self.phase = "approach"
+        self._n = 0
+
+    def act(self, obs: Any) -> np.ndarray:
+        """``[dx, dy, dz, dyaw, grip]`` in [-1, 1]."""
+        s = _state(obs)
+        ee, err, est, vel = s[0:3], s[5:8], s[8:11], s[11:14]
+        valid, age = s[14] > 0.5, float(s[15])
+        self._n += 1
+        move = np.zeros(3)
+        grip = 1.0
+        if not valid:
+            return np.zeros(5, dtype=np.float32) + np.array([0, 0, 0, 0, 1], dtype=np.float32)
+        p = est + vel * (min(age, 1.0) + self.lead_s)
+        if self.phase == "approach":
+            goal = p + np.array([0.0, 0.0, self.hover])
+            move = np.clip((goal - ee) / self.max_step, -1.0, 1.0)
+            if np.linalg.norm(goal - ee) < 0.012:
+                self.phase, self._n = "descend", 0
+        elif self.phase == "descend":
+            move = np.clip((p - ee) / self.max_step, -0.6, 0.6)
+            if np.linalg.norm(p - ee) < 0.008 or self._n > 40:
+                self.phase, self._n = "close", 0
+        elif self.phase == "close":
+            grip = -1.0
+            move = np.clip((p - ee) / self.max_step, -0.3, 0.3) if self._n < 4 else -err / self.max_step
+            if self._n > 30:
+                self.phase, self._n = "hold", 0
+        else:
+            grip = -1.0
+            move = np.clip(-err / self.max_step, -0.2, 0.2)  # stay put: the arm brakes the object
+        return np.concatenate([np.clip(move, -1.0, 1.0), [0.0, grip]]).astype(np.float32)
