@@ -253,3 +253,14 @@ def test_marker_field_error_vs_fem_is_recorded() -> None:
     err = info["metrics"]["marker_max_rel_error"]
     assert math.isfinite(err) and 0.0 <= err <= 0.3
     env.close()
+
+
+def test_marker_obs_appends_both_marker_fields() -> None:
+    env = DrawerOpenEnv(scenario_seed=0, marker_obs=True)
+    obs, _ = env.reset(seed=0)
+    n = env.n_markers
+    assert obs.shape == (N_PROPRIO + N_VISION + 12 + 6 * n,)
+    assert env.observation_space.contains(obs)
+    with pytest.raises(ValueError, match="marker_error_every"):
+        DrawerOpenEnv(marker_error_every=-1)
+    env.close()

@@ -95,7 +95,8 @@ class PadCalibration:
 
 def calibrate(pad: TactilePad) -> PadCalibration:
     """Bench calibration of ``pad`` (see :class:`PadCalibration`)."""
-    r = np.hypot(pad._cx, pad._cy).ravel()  # cell centres
+    cx, cy = np.meshgrid(pad.cell_x, pad.cell_y, indexing="ij")
+    r = np.hypot(cx, cy).ravel()  # distance of the cell centres from the pad centre
     a = 4.0e-3
     shape = np.sqrt(np.clip(1.0 - (r / a) ** 2, 0.0, None))
     p = shape / (shape.sum() * pad.cell**2)  # 1 N total
