@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "embodisim.cmd_library",
     "embodisim.cmd_tactile",
     "embodisim.cmd_bench",
+    "embodisim.cmd_sim2real",
 )
 
 
