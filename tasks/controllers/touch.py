@@ -258,15 +258,7 @@ class TouchController:
                 if self.stable > 40:
                     self._start_pull(obs)
                 return self._jaw(a)
-            if min(normal) < 0.3:
-                self.jaw_target -= 0.001
-                self.stable = 0
-                if float(np.min(obs[JAW])) < 0.001 and self.regrasps < 3:
-                    self.regrasps += 1  # closed on nothing
-                    self._regrasp(obs)
-            else:
-                self.demand = self.handle_grip
-                self._regulate(obs, float(np.mean(normal)))
+            if self._close_on(obs, normal, self.handle_grip, 0.0, 0.3):
                 # contact-guided alignment: centre the handle between the jaws (equal normal
                 # forces) and on the pads along hand z (indentation centroid)
                 s_, c_ = obs[YAW]
@@ -276,10 +268,15 @@ class TouchController:
                 self.offset[2] -= 0.3 * cz * 1e-3
                 self.offset = np.clip(self.offset, -0.01, 0.01)
                 balanced = abs(normal[0] - normal[1]) < 0.3 * self.demand
-                self.stable += 1 if balanced and abs(float(np.mean(normal)) - self.demand) < 3.0 \
-                    else 0
+                close = abs(float(np.mean(normal)) - self.demand) < 0.25 * self.demand
+                self.stable = self.stable + 1 if balanced and close else 0
                 if self.stable >= 4:
                     self._start_pull(obs)
+            else:
+                self.stable = 0
+                if float(np.min(obs[JAW])) < 0.001 and self.regrasps < 3:
+                    self.regrasps += 1  # closed on nothing
+                    self._regrasp(obs)
             return self._jaw(a)
         if self.phase == "pull":
             opening = self._angle(obs)
