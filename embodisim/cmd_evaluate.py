@@ -107,6 +107,7 @@ def _print_human(summary: dict[str, Any]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from sim2real.suites import policy_factory  # registers the sim2real suite and its env ids
     from tasks.runner import run_suite
     from tasks.suites import SUITES, get_suite
 
@@ -126,6 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             executor=args.executor,
             episodes_override=args.episodes,
             progress=not args.no_progress,
+            policy_factory=policy_factory,
         )
     except RuntimeError as exc:  # Ray requested but not installed
         print(f"embodisim evaluate: error: {exc}", file=sys.stderr)
