@@ -19,6 +19,9 @@ dependency is missing, which :func:`_sysid` turns into a clear error.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -298,7 +301,11 @@ def identify(
         if optimizer == "scipy":
             # scipy backend: max_iters is max_nfev (residual evaluations incl. the Jacobian's)
             kwargs = {"max_iters": max_iters * (len(unknowns) + 1), "diff_step": diff_step}
-        opt, res = sysid.optimize(pd, residual_fn, optimizer=optimizer, verbose=False, **kwargs)
+        # the scipy backend prints its iteration table whatever optimize(verbose=...) says;
+        # keep it off stdout (CLI --json output)
+        with contextlib.redirect_stdout(io.StringIO()):
+            opt, res = sysid.optimize(pd, residual_fn, optimizer=optimizer, verbose=False,
+                                      **kwargs)
         evaluations += int(getattr(res, "nfev", 0) or 0)
         xk = {n: float(opt[n].value[0]) for n in names}
         ck = cost(xk, k)
