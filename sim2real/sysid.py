@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
