@@ -133,6 +133,7 @@ class SampleCollectEnv(MujocoTaskEnv):
         self.container_pos = np.array(CONTAINER_POS)  # lander calibration, known to controllers
         self._sample = model.body("sample").id
         self._sample_geom = model.geom("sample").id
+        self._terrain_geom = model.geom("terrain").id
         self._sample_qadr = model.joint("sample_root").qposadr[0]
         self._sample_dadr = model.joint("sample_root").dofadr[0]
         self._pad_geoms = {model.geom(self.arm.left_pad).id, model.geom(self.arm.right_pad).id,
@@ -227,9 +228,9 @@ class SampleCollectEnv(MujocoTaskEnv):
         bearing = float(rng.uniform(-0.5, 0.5))  # [rad] from the lander's +x
         local = np.array([dist * math.cos(bearing), dist * math.sin(bearing), 0.0])
         world = self._origin + self._rot @ local
-        zs = self.scene.surface_z(float(world[0]), float(world[1]))
+        zs = self._ground_z(float(world[0]), float(world[1]))
         a = self._sample_qadr
-        self.data.qpos[a:a + 3] = [world[0], world[1], zs + SAMPLE_HALF + 0.003]
+        self.data.qpos[a:a + 3] = [world[0], world[1], zs + SAMPLE_HALF + 0.002]
         yaw = float(rng.uniform(-math.pi, math.pi))
         self.data.qpos[a + 3:a + 7] = _quat_z(yaw)
         mujoco.mj_forward(self.model, self.data)
@@ -240,6 +241,22 @@ class SampleCollectEnv(MujocoTaskEnv):
         self.camera.reset()
         self.camera.settle_exposure(self.data, rng)
         self._camera_frame()
+
+    def _ground_z(self, x: float, y: float) -> float:
+        """Height of the collision surface under (x, y): a ray cast onto the terrain geom.
+
+        The heightfield's triangles differ from the bilinear ``Scene.surface_z`` by up
+        to a few cm on rough ground; spawning the sample from the latter can start it
+        inside the terrain, which MuJoCo resolves with a violent ejection.
+        """
+        mujoco.mj_forward(self.model, self.data)
+        z_top = self.scene.surface_z(x, y) + 0.3
+        geomid = np.zeros(1, dtype=np.int32)
+        dist = mujoco.mj_ray(self.model, self.data, np.array([x, y, z_top]),
+                             np.array([0.0, 0.0, -1.0]), None, 1, self._sample, geomid)
+        if dist < 0 or int(geomid[0]) != self._terrain_geom:
+            return self.scene.surface_z(x, y)
+        return z_top - float(dist)
 
     def step(self, action: np.ndarray):
         """Move the TCP target, drive the arm and gripper for one control period."""

@@ -194,7 +194,7 @@ class SampleCollector:
     """
 
     def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
-                 grasp_raise: float = 0.011, carry_speed: float = 0.6):
+                 grasp_raise: float = 0.011, carry_speed: float = 0.4):
         from tasks import sample_collect as sc
 
         self.grasp_raise = grasp_raise
@@ -269,10 +269,22 @@ class SampleCollector:
                     self.phase, self._n = "look", 0
                 else:
                     self.phase, self._n = "carry", 0
+                    self._lift_xy = ee[:2].copy()
+                    self._via_done = False
         elif self.phase == "carry":
+            # swing around the base on an arc (a waypoint at the mid bearing) rather than
+            # cutting across it, where the arm's IK lags and would fling the sample
             grip = -1.0
             p = self.container + np.array([0.0, 0.0, 0.15])
-            move = self._toward(ee, p, self.carry_speed)
+            if not self._via_done:
+                a0, a1 = math.atan2(self._lift_xy[1], self._lift_xy[0]), math.atan2(p[1], p[0])
+                am = 0.5 * (a0 + a1)
+                r = 0.5 * (float(np.linalg.norm(self._lift_xy)) + float(np.linalg.norm(p[:2])))
+                via = np.array([r * math.cos(am), r * math.sin(am), p[2]])
+                move = self._toward(ee, via, self.carry_speed)
+                self._via_done = bool(np.linalg.norm(via - ee) < 0.02)
+            else:
+                move = self._toward(ee, p, self.carry_speed)
             if np.linalg.norm(p - ee) < 0.01:
                 self.phase, self._n = "lower", 0
         elif self.phase == "lower":
