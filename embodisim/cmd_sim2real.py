@@ -21,8 +21,38 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100.0 * v:5.1f} %"
 
 
+def _triple(t: tuple[float, float, float] | None) -> str:
+    return "—" if t is None else f"{_pct(t[0])} [{_pct(t[1])}, {_pct(t[2])}]"
+
+
+def _from_db(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from sim2real.transfer import score_store
+
+    rows = score_store(args.db)
+    if not rows:
+        raise ValueError(f"--db {args.db}: no paired sim2real episodes; run "
+                         "`embodisim evaluate --suite sim2real` first")
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"{'variant':<10} {'n':>3}  {'S_sim [95 %]':<26} {'S_reality [95 %]':<26} "
+          f"{'loss (S_sim-S_real)/S_sim [bootstrap]':<38} paired loss [t]")
+    for r in rows:
+        print(f"{r.variant or 'sysid+dr':<10} {r.n:>3}  {_triple(r.s_sim):<26} {_triple(r.s_real):<26} "
+              f"{_triple(r.loss):<38} {_triple(r.paired_loss)}")
+    return 0
+
+
 def _transfer(args: argparse.Namespace) -> int:
     from sim2real.transfer import evaluate_transfer
+
+    if args.db:
+        return _from_db(args)
+    missing = [n for n in ("task", "policy", "reality") if not getattr(args, n)]
+    if missing:
+        raise ValueError(f"--{missing[0]} is required (or score a stored suite with --db)")
 
     calibration: dict[str, Any] | None = None
     if args.calibration:
@@ -63,10 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "transfer",
         help="run policies in simulation and in a reality proxy; report the transfer loss",
     )
-    tr.add_argument("--task", required=True, help="task id, e.g. embodisim/RoverTraverse-v0")
-    tr.add_argument("--policy", required=True, action="append",
+    tr.add_argument("--db", default=None,
+                    help="instead of running: score the paired episodes of a sim2real suite store")
+    tr.add_argument("--task", help="task id, e.g. embodisim/RoverTraverse-v0")
+    tr.add_argument("--policy", action="append",
                     help="reference policy name(s); repeat or comma-separate for several")
-    tr.add_argument("--reality", required=True, help="reality-proxy profile (`reality list`)")
+    tr.add_argument("--reality", help="reality-proxy profile (`reality list`)")
     tr.add_argument("--randomization", default=None, help="randomize the sim side")
     tr.add_argument("--calibration", default=None,
                     help="JSON file of identified values for the sim side (from sysid)")

@@ -200,3 +200,75 @@ def evaluate_transfer(
         rank_violations=viol,
         episodes=tuple(outcomes),
     )
+
+
+@dataclass(frozen=True)
+class VariantTransfer:
+    """Transfer scores of one (task, condition, policy, variant) group of paired episodes.
+
+    Attributes:
+        task: Task id of the pair env.
+        condition: Working condition.
+        policy: Policy name.
+        variant: Pipeline variant (``""`` = the full pipeline).
+        n: Paired episodes.
+        s_sim: Success of the simulation twins, with its Wilson interval.
+        s_real: Success on the reality proxy, with its Wilson interval.
+        loss: Unpaired ``(S_sim - S_real) / S_sim`` with its bootstrap interval
+            (``metrics.sim2real.transfer_loss``); ``None`` when ``S_sim = 0``.
+        paired_loss: Mean of ``metrics["sim2real_loss"]`` (what the indicator
+            averages) with its t interval; ``None`` when no twin succeeded.
+    """
+
+    task: str
+    condition: str
+    policy: str
+    variant: str
+    n: int
+    s_sim: tuple[float, float, float]
+    s_real: tuple[float, float, float]
+    loss: tuple[float, float, float] | None
+    paired_loss: tuple[float, float, float] | None
+
+
+def score_store(db: str, suite: str = "sim2real", boot_seed: int = 0) -> list[VariantTransfer]:
+    """Score the paired episodes of a results store per pipeline variant with :mod:`metrics`.
+
+    Args:
+        db: Results store written by ``embodisim evaluate --suite sim2real``.
+        suite: Suite name in the store.
+        boot_seed: Seed of the bootstrap intervals.
+
+    Returns:
+        One :class:`VariantTransfer` per group, in first-seen order.
+    """
+    from collections import defaultdict
+
+    from metrics.stats import t_interval
+    from metrics.store import ResultsStore
+
+    with ResultsStore(db) as store:
+        rows = store.rows(suite)
+    groups: dict[tuple[str, str, str, str], list[Any]] = defaultdict(list)
+    for r in rows:
+        if "sim_success" in r.metrics:
+            groups[(r.task_id, r.condition, r.policy, r.variant)].append(r)
+    rng = np.random.default_rng(boot_seed)
+    out = []
+    for (task, cond, policy, variant), recs in groups.items():
+        sim = [bool(r.metrics["sim_success"]) for r in recs]
+        real = [bool(r.success) for r in recs]
+        rs, rr = success_rate(sim), success_rate(real)
+        loss = None
+        if rs.value > 0:
+            tl = transfer_loss(sim, real, rng)
+            loss = (tl.loss, tl.low, tl.high)
+        paired = [r.metrics["sim2real_loss"] for r in recs if "sim2real_loss" in r.metrics]
+        pl = None
+        if paired:
+            ti = t_interval(np.asarray(paired, dtype=float))
+            pl = (ti.value, ti.low, ti.high)
+        out.append(VariantTransfer(task, cond, policy, variant, len(recs),
+                                   (rs.value, rs.low, rs.high), (rr.value, rr.low, rr.high),
+                                   loss, pl))
+    return out

@@ -251,3 +251,28 @@ def test_transfer_scores_match_metrics_on_the_same_records():
     c = sim_real_correlation(sims, reals)
     assert (r, lo, hi) == (c.r, c.low, c.high)
     assert viol == rank_violations(sims, reals)
+
+
+def test_stored_suite_scores_match_metrics(tmp_path: Path):
+    from metrics.stats import t_interval
+    from metrics.store import EpisodeRecord, ResultsStore
+    from sim2real.transfer import score_store
+
+    sim = [True] * 8 + [False] * 2
+    real = [True] * 6 + [False] * 3 + [True]  # one reality success where the twin failed
+    with ResultsStore(tmp_path / "s.sqlite") as store:
+        for i, (s, r) in enumerate(zip(sim, real, strict=True)):
+            m = {"sim_success": float(s), "reality_success": float(r)}
+            if s:
+                m["sim2real_loss"] = 1.0 - float(r)
+            store.insert(EpisodeRecord(
+                run_id="r", suite="sim2real", task_id="pair", condition=COND, scenario_seed=i,
+                episode_seed=i, policy="scripted", success=r, metrics=m, sim_error=None,
+                wall_time_s=0.0, embodisim_version="0", mujoco_version="0", variant="raw"))
+    (row,) = score_store(str(tmp_path / "s.sqlite"), boot_seed=4)
+    ref = transfer_loss(sim, real, np.random.default_rng(4))
+    assert row.loss == (ref.loss, ref.low, ref.high)
+    assert row.loss[0] == pytest.approx((0.8 - 0.7) / 0.8)
+    paired = t_interval(np.array([1.0 - r for s, r in zip(sim, real, strict=True) if s]))
+    assert row.paired_loss == (paired.value, paired.low, paired.high)
+    assert row.paired_loss[0] == pytest.approx(2 / 8)  # conservative: >= the unpaired loss
