@@ -98,9 +98,10 @@ class ArmParams:
     finger_armature: float = 0.05  # [kg] reflected motor inertia of each finger, assumed
     finger_speed: float = 0.1  # [m/s] free jaw speed at the force limit (Franka Hand class
     # gripper, ~0.1 m/s max; assumed); sets the servo damping kv = force limit / speed
-    pad_half: tuple[float, float, float] = (0.0100, 0.0080, 0.0020)  # [m] pad box half extents
-    # (x: across the finger, y: along the finger, z: thickness); the face fits a GelSight Mini
-    # class 18.6 x 14.3 mm sensing area (GelSight Inc. datasheet)
+    pad_half: tuple[float, float, float] = (0.0093, 0.00715, 0.0020)  # [m] pad box half extents
+    # (x: across the finger, y: along the finger, z: thickness); the face is exactly a GelSight
+    # Mini class 18.6 x 14.3 mm sensing area (GelSight Inc. datasheet), so every contact on the
+    # pad lies on the sensed grid
     pad_friction: float = 1.0  # 1, silicone elastomer on rigid objects ~1 (assumed)
     pad_timeconst: float = 0.005  # [s] contact time constant of the pads (stiffer than
     # MuJoCo's 0.02 default so a squeezed rigid object sinks < 2 mm), assumed

@@ -142,6 +142,7 @@ class TouchController:
         self.in_contact = False
         self.low = 0
         self.waited = 0
+        self.n_filt = 0.0
         self.offset = np.zeros(3)
         self.centroid0 = np.zeros(2)
         self.lost = 0
@@ -263,14 +264,14 @@ class TouchController:
                 # forces) and on the pads along hand z (indentation centroid)
                 s_, c_ = obs[YAW]
                 hy = np.array([s_, -c_, 0.0])
-                self.offset += 0.5 * (normal[0] - normal[1]) / self.c.finger_kp * hy
+                self.offset += 0.15 * (normal[0] - normal[1]) / self.c.finger_kp * hy
                 cz = float(np.mean(centroid[:, 1]))
                 self.offset[2] -= 0.3 * cz * 1e-3
                 self.offset = np.clip(self.offset, -0.01, 0.01)
-                balanced = abs(normal[0] - normal[1]) < 0.3 * self.demand
-                close = abs(float(np.mean(normal)) - self.demand) < 0.25 * self.demand
-                self.stable = self.stable + 1 if balanced and close else 0
-                if self.stable >= 4:
+                # the pad forces chatter step to step on bar contacts: judge a low-passed mean
+                self.n_filt = 0.7 * self.n_filt + 0.3 * float(np.mean(normal))
+                self.stable = self.stable + 1 if self.n_filt > 0.5 * self.demand else 0
+                if self.stable >= 8:
                     self._start_pull(obs)
             else:
                 self.stable = 0
