@@ -27,6 +27,7 @@ CONTAINER_WALL = 0.08  # [m] wall height above the floor
 # jaws grip it at any yaw, and flat enough not to roll on slopes (assumed shape).
 SAMPLE_RADII = (0.022, 0.022, 0.016)  # [m] semi-axes
 SAMPLE_HALF = SAMPLE_RADII[2]  # [m] centre height above the ground when resting
+ROLLING_FRICTION = 0.01  # [m] rolling-resistance lever arm of the sample (see its geom)
 SAMPLE_DENSITY = 2800.0  # [kg/m^3] basalt/anorthosite ~2.8 g/cm^3 (Lunar Sourcebook ch. 9)
 SAMPLE_ALBEDO = 0.45  # [-] light-toned anorthosite fragment (Lunar Sourcebook ch. 10), assumed
 STOW_JOINT1 = math.pi / 2  # [rad] arm turned towards the container: out of the camera's view
@@ -201,7 +202,10 @@ class SampleCollectEnv(MujocoTaskEnv):
         a = SAMPLE_ALBEDO
         body.add_geom(name="sample", type=mujoco.mjtGeom.mjGEOM_ELLIPSOID,
                       size=list(SAMPLE_RADII), density=SAMPLE_DENSITY, rgba=[a, a, a * 0.95, 1.0],
-                      friction=[mu, 0.005, 0.0001], condim=4)
+                      # rolling resistance of a rough rock bedded in loose regolith: 1 cm
+                      # lever arm (assumed, of the order of its sinkage), so it does not
+                      # roll away down a slope like a wheel
+                      friction=[mu, 0.02, ROLLING_FRICTION], condim=6)
         del z0
 
     # --- episode -----------------------------------------------------------------------------
