@@ -276,3 +276,26 @@ def test_stored_suite_scores_match_metrics(tmp_path: Path):
     paired = t_interval(np.array([1.0 - r for s, r in zip(sim, real, strict=True) if s]))
     assert row.paired_loss == (paired.value, paired.low, paired.high)
     assert row.paired_loss[0] == pytest.approx(2 / 8)  # conservative: >= the unpaired loss
+
+
+@pytest.mark.slow
+def test_paired_suite_episode_records_both_sides(tmp_path: Path):
+    from metrics.store import ResultsStore
+    from sim2real import suites
+    from tasks.runner import run_suite
+    from tasks.suites import Suite, SuiteEntry
+
+    suite = Suite("s2r-test", "one paired episode", (SuiteEntry(
+        f"sim2real.suites:{suites.ROVER_PAIR}", (COND,), "scripted", 1, variant="no-sysid-no-dr",
+        env_kwargs={"policy": "scripted", "reality": "rover-latency", "pipeline": "raw"}),))
+    summary = run_suite(suite, tmp_path / "p.sqlite", progress=False,
+                        policy_factory=suites.policy_factory)
+    assert summary["ran"] == 1 and summary["sim_errors"] == 0
+    (row,) = ResultsStore(tmp_path / "p.sqlite").rows()
+    assert row.metrics["reality_success"] == float(row.success)
+    assert ("sim2real_loss" in row.metrics) == (row.metrics["sim_success"] == 1.0)
+    # the twin is the nominal sim of the same scene and seed: it matches a direct run
+    from sim2real.transfer import run_episode
+
+    assert row.metrics["sim_success"] == float(run_episode(ROVER, "scripted", 0, COND, {}))
+    assert "sim2real" in __import__("tasks.suites", fromlist=["SUITES"]).SUITES

@@ -30,6 +30,7 @@ def _scene(seed: int):
     return nominal.unwrapped.scene.mjspec, log, copy.deepcopy(nominal.unwrapped.model)
 
 
+@pytest.mark.slow
 def test_sysid_recovers_known_parameters_and_closes_the_gap():
     pytest.importorskip("tabulate")  # mujoco.sysid's extra dependency
     spec, log, _ = _scene(1)
