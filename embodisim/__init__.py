@@ -6,7 +6,13 @@ re-exports. Nothing inside the suite imports it.
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# MuJoCo picks its OpenGL backend when it is first imported (importing ``tasks`` below
+# imports it): default to headless OSMesa unless the caller chose (e.g. egl on a GPU).
+os.environ.setdefault("MUJOCO_GL", "osmesa")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
 try:
     __version__ = version("embodisim")
