@@ -67,8 +67,10 @@ class MujocoTaskEnv(gym.Env[np.ndarray, np.ndarray]):
     def _observe(self) -> np.ndarray:
         raise NotImplementedError
 
-    def _info(self) -> dict[str, Any]:
-        ev = self.evaluate()
+    def _info(self, ev: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Standard info dict; pass ``ev`` when ``evaluate()`` was already computed."""
+        if ev is None:
+            ev = self.evaluate()
         return {
             "success": bool(ev["success"]),
             "metrics": {k: float(v) for k, v in ev.items() if k != "success"},

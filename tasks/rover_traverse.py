@@ -236,7 +236,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
             "success": self.weights["success"] if ev["success"] else 0.0,
         }
         terminated = bool(ev["success"] or self._tipped or self._stuck)
-        info = self._info()
+        info = self._info(ev)
         info["reward_parts"] = parts
         return obs, float(sum(parts.values())), terminated, False, info
 
