@@ -555,6 +555,7 @@ class TactilePad:
         self.influence = self.layer.influence_matrix(np.stack([ix, iy], -1))  # (3C, 3N)
         self._cx, self._cy = np.meshgrid(self.cell_x, self.cell_y, indexing="ij")
         self._f6 = np.zeros((8, 6))
+        self._k3 = np.arange(3)
         self._radius = np.array([self._other_radius(g) for g in range(model.ngeom)])
         q = d / 4.0
         self._sub = np.array([[-q, -q], [-q, q], [q, -q], [q, q]])
@@ -628,13 +629,23 @@ class TactilePad:
         hits = np.flatnonzero((geoms[:, 0] == self.geom_id) | (geoms[:, 1] == self.geom_id))
         if hits.size == 0:
             return np.zeros((0, 7))
-        if hits.size > len(self._f6):
-            self._f6 = np.zeros((2 * hits.size, 6))
-        f6 = self._f6
-        for j, i in enumerate(hits):
-            mujoco.mj_contactForce(self.model, data, int(i), f6[j])
+        if self.model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC:
+            # mj_contactForce copies efc_force[efc_address : efc_address + dim] for elliptic
+            # cones (zero for excluded contacts): read them all at once
+            adr = data.contact.efc_address[hits][:, None] + self._k3  # (C, 3)
+            valid = (adr >= self._k3) & (data.contact.dim[hits][:, None] > self._k3)
+            efc = data.efc_force
+            f3 = np.where(valid, efc[np.where(valid, adr, 0)], 0.0) if efc.size else \
+                np.zeros((hits.size, 3))
+        else:
+            if hits.size > len(self._f6):
+                self._f6 = np.zeros((2 * hits.size, 6))
+            f6 = self._f6
+            for j, i in enumerate(hits):
+                mujoco.mj_contactForce(self.model, data, int(i), f6[j])
+            f3 = f6[: hits.size, :3]
         frames = data.contact.frame[hits].reshape(-1, 3, 3)
-        f_world = np.einsum("ci,cij->cj", f6[: hits.size, :3], frames)  # on geom2
+        f_world = (f3[:, None, :] @ frames)[:, 0]  # on geom2
         mine_first = geoms[hits, 0] == self.geom_id
         f_world[mine_first] *= -1.0
         other = np.where(mine_first, geoms[hits, 1], geoms[hits, 0])
@@ -779,7 +790,7 @@ class TactilePad:
             dy = self._cy[i0:i1, j0:j1] - py
             inv_a2 = 1.0 / (a * a) if a > 0 else 0.0
             sx = (dx[..., None] + self._sub[:, 0]) ** 2 + (dy[..., None] + self._sub[:, 1]) ** 2
-            shape = np.sqrt(np.clip(1.0 - sx * inv_a2, 0.0, None)).sum(-1)
+            shape = np.sqrt(np.maximum(1.0 - sx * inv_a2, 0.0)).sum(-1)
             total = shape.sum()
             if total <= 0.0:  # patch smaller than a cell: put the load on the nearest cell
                 shape[:] = 0.0
@@ -799,8 +810,20 @@ class TactilePad:
 
     # ----------------------------------------------------------------- outputs
     def marker_field(self, traction: np.ndarray) -> np.ndarray:
-        """Marker displacements ``(N, 3)`` in the pad frame from cell tractions ``(C, 3)``."""
-        u = (traction.reshape(-1) @ self.influence).reshape(-1, 3)
+        """Marker displacements ``(N, 3)`` in the pad frame from cell tractions ``(C, 3)``.
+
+        Contacts load few cells, so only the influence rows of nonzero tractions
+        are read (same sum, without the zero terms).
+        """
+        t = np.asarray(traction, dtype=float).reshape(-1)
+        nz = np.flatnonzero(t)
+        if nz.size == 0:
+            return np.zeros((len(self.markers), 3))
+        r0, r1 = int(nz[0]), int(nz[-1]) + 1
+        if 4 * nz.size < r1 - r0:  # scattered: gather the loaded rows
+            u = (t[nz] @ np.take(self.influence, nz, axis=0)).reshape(-1, 3)
+        else:  # one contiguous block of rows (a view, no copy)
+            u = (t[r0:r1] @ self.influence[r0:r1]).reshape(-1, 3)
         u[:, 2] *= -1.0  # depth -> outward normal
         return u
 

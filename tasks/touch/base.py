@@ -189,6 +189,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         size = N_PROPRIO + N_VISION + N_TOUCH + (6 * self.n_markers if self.marker_obs else 0)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
+        self._pad_ids = np.array([pad.geom_id for pad in self.pads])
         self._pad_geoms = {self.model.geom(self.arm.left_pad).id,
                            self.model.geom(self.arm.right_pad).id}
         self._finger_geoms = self._pad_geoms | {
@@ -315,7 +316,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         sample = (self.marker_error_every > 0 and len(self._fem_frames) < self.marker_error_frames
                   and self._steps % self.marker_error_every == 0)
         g = self.data.contact.geom[:self.data.ncon]
-        touching = [bool(np.any(g == pad.geom_id)) for pad in self.pads]
+        touching = (g.reshape(-1, 1) == self._pad_ids).any(axis=0).tolist()
         if not any(touching):  # nothing touches the pads: zero fields, no work
             self._markers[:] = 0.0
             return
@@ -341,15 +342,21 @@ class TouchTaskEnv(MujocoTaskEnv):
         if not self.use_touch:
             return out
         xy = self.pads[0].markers
-        for k in range(2):
-            u = self._markers[k] * 1e3  # mm
-            ind = np.clip(-u[:, 2], 0.0, None)
-            zsign = 1.0 if k == 0 else -1.0  # pad y = +hand z (left), -hand z (right)
-            tot = ind.sum()
-            cx = float(ind @ xy[:, 0]) / tot * 1e3 if tot > 1e-9 else 0.0
-            cy = float(ind @ xy[:, 1]) / tot * 1e3 if tot > 1e-9 else 0.0
-            out[6 * k:6 * k + 6] = (ind.mean(), ind.max(), u[:, 0].mean(),
-                                    zsign * u[:, 1].mean(), cx, zsign * cy)
+        u = self._markers * 1e3  # (2, N, 3) mm
+        ind = np.clip(-u[:, :, 2], 0.0, None)  # (2, N)
+        zsign = np.array([1.0, -1.0])  # pad y = +hand z (left), -hand z (right)
+        tot = ind.sum(axis=1)
+        pressed = tot > 1e-9
+        cxy = np.zeros((2, 2))
+        cxy[pressed] = (ind[pressed] @ xy) / tot[pressed, None] * 1e3
+        mean_u = u[:, :, 0:2].mean(axis=1)  # (2, 2)
+        f = out.reshape(2, 6)
+        f[:, 0] = ind.mean(axis=1)
+        f[:, 1] = ind.max(axis=1)
+        f[:, 2] = mean_u[:, 0]
+        f[:, 3] = zsign * mean_u[:, 1]
+        f[:, 4] = cxy[:, 0]
+        f[:, 5] = zsign * cxy[:, 1]
         return out
 
     def _read_vision(self) -> None:
