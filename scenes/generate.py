@@ -49,3 +49,16 @@ def generate(condition: str, seed: int, max_attempts: int = MAX_ATTEMPTS) -> Gen
         f"condition {condition!r} seed {seed}: no valid scene in {max_attempts} attempts; "
         f"last reasons: {list(rejected[-1][1])}"
     )
+
+
+def resolve_scenario(condition: str | None, scenario_seed: int,
+                     scenario: ScenarioSpec | None) -> ScenarioSpec:
+    """The scene an environment runs.
+
+    ``scenario`` if given, else scene ``scenario_seed`` of ``condition`` (see :func:`generate`).
+    """
+    if scenario is not None:
+        return scenario
+    if condition is None:
+        raise ValueError("condition: give a condition name or an explicit scenario")
+    return generate(condition, scenario_seed).spec

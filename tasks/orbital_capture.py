@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 
 from scenes.build import build_scene
-from scenes.generate import generate
+from scenes.generate import resolve_scenario
 from scenes.spec import ScenarioSpec
 from sims.arm import ArmController, ArmParams, add_arm
 from tasks.base import MujocoTaskEnv
@@ -72,10 +72,7 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         capture_bonus: float = 10.0,
         render_mode: str | None = None,
     ):
-        if scenario is None:
-            if condition is None:
-                raise ValueError("condition: give a condition name or an explicit scenario")
-            scenario = generate(condition, scenario_seed).spec
+        scenario = resolve_scenario(condition, scenario_seed, scenario)
         g = float(np.linalg.norm(scenario.body.gravity))
         if scenario.terrain.enabled or g > 1e-3:
             raise ValueError(

@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 
 from scenes.build import GOAL_BEACON_HEIGHT, Scene, build_scene
-from scenes.generate import generate
+from scenes.generate import resolve_scenario
 from scenes.spec import ScenarioSpec
 from sims.rover import WHEELS
 from tasks.base import MujocoTaskEnv
@@ -95,10 +95,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         perception_tol_frac: float = 0.10,
         perception_range: float = 10.0,
     ):
-        if scenario is None:
-            if condition is None:
-                raise ValueError("condition: give a condition name or an explicit scenario")
-            scenario = generate(condition, scenario_seed).spec
+        scenario = resolve_scenario(condition, scenario_seed, scenario)
         if scenario.robot.kind != "rover":
             raise ValueError(
                 f"scenario.robot.kind: got {scenario.robot.kind!r} (condition "
