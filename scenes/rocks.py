@@ -41,6 +41,8 @@ import numpy as np
 import trimesh
 from scipy import special
 
+from scenes.terrain import _require  # one argument-check helper for scenes/*
+
 # Golombek & Rapp (1997): q(k) = Q_A + Q_B / k, D in metres.
 Q_A: float = 1.79  # 1/m (Golombek & Rapp 1997)
 Q_B: float = 0.152  # 1/m (Golombek & Rapp 1997)
@@ -81,10 +83,6 @@ class Rocks:
     def __len__(self) -> int:
         return int(len(self.x))
 
-
-def _require(ok: bool, field: str, value: object, accepted: str, remedy: str) -> None:
-    if not ok:
-        raise ValueError(f"{field}={value!r} is invalid: accepted {accepted}; {remedy}.")
 
 
 def _check_k(k: float) -> None:
