@@ -64,7 +64,9 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
     TCP), the tracker's object position and velocity, a track-valid flag and the age
     of the last accepted fix. It never contains the simulator's object state.
     Actions (5 floats in [-1, 1]): TCP displacement (times ``max_step``), yaw change
-    (times ``max_yaw_step``) and the gripper (> 0 open, <= 0 close). ``obs_mode``
+    (times ``max_yaw_step``) and the gripper: each jaw's opening target as a fraction
+    of its 40 mm stroke (+1 fully open; a target inside the object squeezes it with
+    3000 N/m times the difference, up to 15 N per jaw). ``obs_mode``
     ``"image"`` gives the left camera frame instead, ``"both"`` a dict of the two.
 
     **Randomizations.** Lighting from the scene (``condition``/``scenario_seed``: sun
@@ -256,8 +258,8 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         self._goal_tcp = self._goal_tcp + act[:3] * self.max_step
         self._goal_yaw = self._goal_yaw + act[3] * self.max_yaw_step
         q = self.ctl.ik_targets(self.data, self._goal_tcp, self._goal_yaw, self.dt)
-        stroke = self.arm_params.finger_stroke
-        self.ctl.apply(self.data, q, stroke if act[4] > 0 else -stroke)
+        # each jaw's opening target: +1 fully open, 0 closed, < 0 squeezing harder
+        self.ctl.apply(self.data, q, float(act[4]) * self.arm_params.finger_stroke)
         self._simulate(self.data.ctrl.copy())
         self._steps += 1
         if self.sim_error is None and self._steps % self.camera_period == 0:

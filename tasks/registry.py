@@ -87,6 +87,16 @@ TASKS: tuple[TaskRecord, ...] = (
         }),
         workspace="surface",
     ),
+    TaskRecord(
+        name="OrbitalCapture",
+        entry_point="tasks.orbital_capture:OrbitalCaptureEnv",
+        max_episode_steps=300,
+        policies=MappingProxyType({
+            "scripted": "tasks.controllers.orbital:OrbitalCaptureController",
+            "random": "tasks.controllers.common:RandomPolicy",
+        }),
+        workspace="free-floating",
+    ),
     *(
         TaskRecord(
             name=name,

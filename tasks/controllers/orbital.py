@@ -53,14 +53,19 @@ class OrbitalCaptureController:
         lead_s: Extrapolation of the object's motion to cover the servo lag [s].
         align_tol: Lateral distance TCP-object below which the descent continues [m].
         grip_opening: Jaw opening of a closed grasp on the 5 cm fixture [m].
+        squeeze_target: Each jaw's opening target while closing and holding [m]: a few mm
+            inside the fixture's 25 mm radius, so the jaws meet it slowly (the servo's
+            exponential approach) and hold it with ~10 N, below their force limit, where
+            the two jaw servos act as a centring spring and damper on the object.
         miss_opening: Opening below which the closure missed the object [m].
         brake_tau: Time constant of the exponential braking of the held object [s].
     """
 
     def __init__(self, max_step: float = 0.01, dt: float = 0.05, hover: float = 0.08,
                  descend_speed: float = 0.1, lead_s: float = 0.1, align_tol: float = 0.006,
-                 grip_opening: float = 0.05, miss_opening: float = 0.035,
-                 brake_tau: float = 0.3) -> None:
+                 grip_opening: float = 0.05, squeeze_target: float = 0.0225,
+                 miss_opening: float = 0.035, brake_tau: float = 0.3,
+                 stroke: float = 0.04) -> None:
         for name, value in (("max_step", max_step), ("dt", dt), ("descend_speed", descend_speed),
                             ("brake_tau", brake_tau)):
             if not value > 0:
@@ -72,6 +77,7 @@ class OrbitalCaptureController:
         self.lead_s = float(lead_s)
         self.align_tol = float(align_tol)
         self.grip_opening = float(grip_opening)
+        self.squeeze = float(squeeze_target) / float(stroke)  # action units
         self.miss_opening = float(miss_opening)
         self.brake_tau = float(brake_tau)
         self.reset(0)
@@ -80,7 +86,8 @@ class OrbitalCaptureController:
     def for_env(cls, env: object) -> OrbitalCaptureController:
         """Controller for the env's TCP step size and control period (its only use of the env)."""
         u = env.unwrapped  # type: ignore[attr-defined]
-        return cls(max_step=float(u.max_step), dt=float(u.dt))
+        return cls(max_step=float(u.max_step), dt=float(u.dt),
+                   stroke=float(u.arm_params.finger_stroke))
 
     def reset(self, seed: int) -> None:
         """Start a new episode (deterministic; the seed is unused)."""
@@ -119,22 +126,24 @@ class OrbitalCaptureController:
             move = self._move(s, p + np.array([0.0, 0.0, self._h]))
             if self._h == 0.0 and np.linalg.norm(p - ee) < self.align_tol:
                 self.phase, self._n, self._last_open = "close", 0, opening
+                self._v_hold = s[_VEL].copy()  # object velocity before the jaws occlude it
         elif self.phase == "close":
-            grip = -1.0
+            grip = self.squeeze
             move = self._move(s, p)  # keep matching the object's velocity while closing
             settled = abs(self._last_open - opening) < 2e-4 and self._n > 3
             self._last_open = opening
-            if opening < self.miss_opening:
+            if opening < self.miss_opening or self._n > 40:
                 self.phase, self._n = "reopen", 0
             elif settled and opening < self.grip_opening + 0.005:
-                self.phase, self._n, self._v_hold = "brake", 0, s[_VEL].copy()
+                self.phase, self._n = "brake", 0
         elif self.phase == "reopen":
             move = self._move(s, ee + np.array([0.0, 0.0, 0.5 * self.max_step]), 0.5)
             if self._n > 10 and opening > 0.07:
                 self.phase, self._n = "approach", 0
         else:  # brake, then hold: hand (and object) velocity decays to zero, jaws closed
-            grip = -1.0
+            grip = self.squeeze
+            # the hand moves with the object's pre-grasp velocity, decaying to zero; the
+            # commanded TCP then stays put and the servo settles the hand on it
             self._v_hold = self._v_hold * math.exp(-self.dt / self.brake_tau)
-            move = np.clip(self._v_hold * self.dt / self.max_step - s[_ERR] / self.max_step * 0.5,
-                           -1.0, 1.0)
+            move = np.clip(self._v_hold * self.dt / self.max_step, -1.0, 1.0)
         return np.concatenate([move, [0.0, grip]]).astype(np.float32)
