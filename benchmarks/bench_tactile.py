@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps_per_block": args.steps,
         "repeats": args.repeats,
         "markers_per_pad": int(cfg.marker_rows * cfg.marker_cols),
-        "patch_table_radii": int(len(pads[0].patch_radii)),
+        "traction_cells_per_pad": int(pads[0].grid[0] * pads[0].grid[1]),
         "pad_build_s": build_s,
         "contacts_per_pad": contacts,
         "grip_force_N": [float(-r.force[2]) for r in readings],
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gripper scene, frame_skip={args.frame_skip} (dt={model.opt.timestep} s), "
           f"{args.repeats} interleaved blocks x {args.steps} env steps, "
           f"load={result['load_avg_1min']:.1f}")
-    print(f"pads: 2 x {result['markers_per_pad']} markers, {result['patch_table_radii']} patch radii, "
+    print(f"pads: 2 x {result['markers_per_pad']} markers, {result['traction_cells_per_pad']} traction cells, "
           f"built in {build_s:.2f} s; contacts/pad {contacts}, grip force "
           f"{result['grip_force_N'][0]:.2f} N, peak marker displacement "
           f"{1e6 * result['peak_marker_displacement_m'][0]:.1f} um")

@@ -45,6 +45,7 @@ import numpy as np
 import scipy.fft
 from scipy.interpolate import CubicSpline
 
+from sims import _tactile_kernels as _k
 from sims import contact_mechanics as cm
 
 # kh range tabulated; beyond KH_MAX the layer equals a half-space to e^(-2 KH_MAX).
@@ -331,57 +332,6 @@ class ElasticLayer:
         return np.ascontiguousarray(blocks.transpose(2, 1, 3, 0)).reshape(3 * cx.size, 3 * len(pts))
 
 
-    def patch_responses(
-        self, radii: np.ndarray, lo: tuple[int, int], hi: tuple[int, int]
-    ) -> np.ndarray:
-        """Displacements around unit-force Hertz-shaped patches, at integer cell offsets.
-
-        The traction of a unit force spread as ``p ~ sqrt(1 - r^2/a^2)`` has the
-        Fourier transform ``3 (sin x - x cos x) / x^3`` with ``x = k a`` (the
-        projection of a uniform ball), so the response needs no cell
-        discretisation of the load. Evaluated without ``shift`` (offsets are
-        marker minus patch centre).
-
-        Args:
-            radii: ``(R,)`` patch radii (m); keep them >= one cell.
-            lo: Smallest offsets ``(ox, oy)`` kept (cells).
-            hi: Largest offsets kept (cells, inclusive).
-
-        Returns:
-            ``(R, Ox, Oy, 3, 3)`` array (m/N): ``[..., a, b]`` is displacement
-            component ``a`` (x, y, depth) per newton of force component ``b``
-            (x-shear, y-shear, pressure).
-        """
-        px, py = self.period
-        d = self.cell
-        kx = 2 * np.pi * scipy.fft.fftfreq(px, d)[:, None]
-        ky = 2 * np.pi * scipy.fft.rfftfreq(py, d)[None, :]
-        k = np.hypot(kx, ky)
-        c_ll, c_lz, c_zz, c_tt = layer_compliance(k, self.thickness, self.young, self.nu)
-        kk = np.where(k > 0, k, 1.0)
-        nx, ny = np.where(k > 0, kx / kk, 0.0), np.where(k > 0, ky / kk, 0.0)
-        dl = c_ll - c_tt
-        base = np.stack([c_tt + dl * nx * nx, dl * nx * ny, 1j * c_lz * nx,
-                         c_tt + dl * ny * ny, 1j * c_lz * ny, c_zz + 0j])
-        ox = np.arange(lo[0], hi[0] + 1) % px
-        oy = np.arange(lo[1], hi[1] + 1) % py
-        out = np.empty((len(radii), ox.size, oy.size, 3, 3))
-        for r, a in enumerate(np.asarray(radii, dtype=float)):
-            x = k * a
-            xs = np.where(x > 1e-3, x, 1.0)
-            load = np.where(x > 1e-3, 3.0 * (np.sin(xs) - xs * np.cos(xs)) / xs**3,
-                            1.0 - x * x / 10.0)
-            # unit force (not unit traction): irfft2's 1/(Px Py) -> 1/area needs 1/d^2
-            real = scipy.fft.irfft2(base * load, s=self.period, axes=(-2, -1)) / (d * d)
-            sl = real[:, ox][:, :, oy]  # (6, Ox, Oy)
-            xx, xy, xz, yy, yz, zz = sl
-            out[r, ..., 0, 0], out[r, ..., 1, 1], out[r, ..., 2, 2] = xx, yy, zz
-            out[r, ..., 0, 1] = out[r, ..., 1, 0] = xy
-            out[r, ..., 0, 2], out[r, ..., 2, 0] = xz, -xz
-            out[r, ..., 1, 2], out[r, ..., 2, 1] = yz, -yz
-        return out
-
-
 def hertz_patch_radius(
     force: float, curvature_radius: float, thickness: float, young: float, nu: float
 ) -> float:
@@ -425,10 +375,6 @@ def hertz_patch_radius(
     return chi * thickness
 
 
-# Ratio between tabulated patch radii (linear interpolation in log a between them).
-_PATCH_RADIUS_RATIO = 1.25
-
-
 @functools.lru_cache(maxsize=16)
 def _chi_table(nu: float) -> tuple[np.ndarray, np.ndarray]:
     """``log s`` and ``log chi`` with ``s = chi^3 series(chi)`` of D02 eq. 12 (``chi <= 2``)."""
@@ -442,6 +388,9 @@ def _chi_table(nu: float) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"nu={nu!r}: the thin-layer contact law is not monotonic up to chi = 2")
     return np.log(s), np.log(chi)
 
+
+# Six summary features per pad from marker fields (compiled; see its docstring).
+touch_features = _k.touch_features
 
 # Rotation from pad frame (x, y, outward normal) to the geom frame, per sensing face.
 _FACE_ROTATIONS: dict[str, np.ndarray] = {
@@ -558,34 +507,11 @@ class TactilePad:
         self._k3 = np.arange(3)
         self._radius = np.array([self._other_radius(g) for g in range(model.ngeom)])
         q = d / 4.0
-        self._sub = np.array([[-q, -q], [-q, q], [q, -q], [q, q]])
-        # --- per-step path: responses to whole Hertz patches, tabulated once
-        self._origin = markers.min(axis=0)  # marker (0, 0) in cell units
-        units = np.rint((markers - self._origin) / d).astype(int)  # (N, 2)
-        self._mx, self._my = units[:, 0], units[:, 1]
-        half = np.array([cfg.size_x, cfg.size_y]) / 2
-        self._gmin = (-half - self._origin) / d
-        self._gmax = (half - self._origin) / d - 1e-9
-        lo = (int(units[:, 0].min() - math.floor(self._gmax[0]) - 1),
-              int(units[:, 1].min() - math.floor(self._gmax[1]) - 1))
-        hi = (int(units[:, 0].max() - math.floor(self._gmin[0])),
-              int(units[:, 1].max() - math.floor(self._gmin[1])))
-        self._lo = np.array(lo)
-        ratio = _PATCH_RADIUS_RATIO
-        n_radii = 1 + math.ceil(math.log(max(cfg.size_x, cfg.size_y) / d) / math.log(ratio))
-        self._log_amin = math.log(d)
-        self._log_ratio = math.log(ratio)
-        self.patch_radii = d * ratio ** np.arange(n_radii)
-        self.patch_table = self.layer.patch_responses(self.patch_radii, lo, hi)
-        blocks = self.patch_table.reshape(-1, 3, 3)  # (radius, ox, oy) x (a, b)
-        self._table_rows = np.ascontiguousarray(blocks.transpose(1, 0, 2)).reshape(-1, 3)
-        self._a_offset = (np.arange(3) * len(blocks))[:, None]  # row of (a, block)
-        self._corner_k = np.array([0, 1])[:, None, None]
-        self._corner_x = np.array([0, 1])[:, None]
-        self._corner_y = np.array([0, 1])
+        self._sub = np.array([[-q, -q], [-q, q], [q, -q], [q, q]])  # 2 x 2 samples per cell
         self._to_depth = np.array([1.0, 1.0, -1.0])  # F_z < 0 presses: depth load = -F_z
         self._chi_table = _chi_table(cfg.nu)
         self._e_star_h3 = 4.0 * cm.contact_modulus(cfg.young, cfg.nu) * cfg.thickness**3 / 3.0
+        self._single: TactileArray | None = None  # compiled path of update(), built on first use
 
     # ---------------------------------------------------------------- tractions
     def _other_radius(self, other: int) -> float:
@@ -682,12 +608,13 @@ class TactilePad:
 
     def patch_field(self, patches: np.ndarray, sim: np.ndarray | None = None,
                     n_sims: int = 1) -> np.ndarray:
-        """Marker displacements (depth ``z``) from contact patches, by table lookup.
+        """Marker displacements (depth ``z``) from contact patches, compiled.
 
-        Each patch's response is interpolated bilinearly in its centre (between
-        cells) and linearly in ``log a`` (between tabulated radii), then
-        multiplied by its force; patches pulling on the gel (``F_z > 0``) are
-        skipped.
+        The same physics as ``marker_field(patch_tractions(patches))`` (each
+        pressing patch spread as a Hertz pressure over the traction grid, then
+        the loaded cells' influence rows superposed), per simulation, in one
+        compiled call (:mod:`sims._tactile_kernels`). Patches pulling on the
+        gel (``F_z >= 0``) are skipped.
 
         Args:
             patches: ``(C, 6)`` patches (see :class:`TactileReading`).
@@ -697,48 +624,20 @@ class TactilePad:
         Returns:
             ``(n_sims, N, 3)`` displacements (m), depth-positive ``z``.
         """
-        n = len(self.markers)
-        press = patches[:, 4] < 0.0
-        if not np.any(press):
-            return np.zeros((n_sims, n, 3))
-        p = patches[press]
-        c = len(p)
-        g = np.minimum(np.maximum((p[:, 0:2] - self._origin) / self.cell, self._gmin),
-                       self._gmax)
-        gi = np.floor(g)
-        f = g - gi
-        gi = gi.astype(np.intp)
-        t = np.minimum(np.maximum((np.log(p[:, 5]) - self._log_amin) / self._log_ratio, 0.0),
-                       len(self.patch_radii) - 1 - 1e-9)
-        ki = t.astype(np.intp)
-        kw = t - ki
-        _, n_ox, n_oy = self.patch_table.shape[:3]
-        # value at offset (m - g) = (1 - f) T[m - i] + f T[m - i - 1], per axis;
-        # gather 8 (radius, x, y) corner blocks per contact and marker, then weight
-        ox = (self._mx - self._lo[0])[None, :] - gi[:, 0:1]  # (C, N)
-        oy = (self._my - self._lo[1])[None, :] - gi[:, 1:2]
-        cell = ((ki[:, None, None, None, None] + self._corner_k) * n_ox
-                + ox[:, :, None, None, None] - self._corner_x) * n_oy \
-            + oy[:, :, None, None, None] - self._corner_y  # (C, N, 2, 2, 2)
-        wk = np.empty((c, 2, 1, 1))
-        wk[:, 0, 0, 0], wk[:, 1, 0, 0] = 1.0 - kw, kw
-        wx = np.empty((c, 1, 2, 1))
-        wx[:, 0, 0, 0], wx[:, 0, 1, 0] = 1.0 - f[:, 0], f[:, 0]
-        wy = np.empty((c, 1, 1, 2))
-        wy[:, 0, 0, 0], wy[:, 0, 0, 1] = 1.0 - f[:, 1], f[:, 1]
-        w = (wk * wx * wy).reshape(c, 8)
-        force = p[:, 2:5] * self._to_depth  # (C, 3): x, y, pressing force
-        weights = (w[:, :, None] * force[:, None, :]).reshape(c, 24, 1)  # (corner, b)
-        # rows (a, block) of the table hold the 3 b-values: gather (C, N, a, corner) rows,
-        # so each contact is one (3N x 24) @ (24,) product
-        idx = cell.reshape(c, n, 1, 8) + self._a_offset
-        vals = np.take(self._table_rows, idx.reshape(-1), axis=0).reshape(c, n * 3, 24)
-        u_c = np.matmul(vals, weights).reshape(c, n, 3)
-        if sim is None:
-            return u_c.sum(axis=0)[None]
-        onehot = np.zeros((n_sims, c))
-        onehot[sim[press], np.arange(c)] = 1.0
-        return (onehot @ u_c.reshape(c, n * 3)).reshape(n_sims, n, 3)
+        p = np.ascontiguousarray(patches, dtype=np.float64).reshape(-1, 6)
+        slot = (np.zeros(len(p), dtype=np.intp) if sim is None
+                else np.ascontiguousarray(sim, dtype=np.intp))
+        nx, ny = self.grid
+        tractions = np.empty((n_sims, nx, ny, 3))
+        fields = np.empty((n_sims, len(self.markers), 3))
+        _k.fields_from_patches(p, slot, len(p), n_sims, tractions, fields, *self._kernel_grid())
+        return fields
+
+    def _kernel_grid(self) -> tuple:
+        """Grid and influence arguments of :func:`sims._tactile_kernels.fields_from_patches`."""
+        nx, ny = self.grid
+        return (nx, ny, self.cell, float(self.cell_x[0]), float(self.cell_y[0]), self._cx,
+                self._cy, self._sub, self.influence)
 
     def tractions(
         self, loads: list[tuple[np.ndarray, np.ndarray, float]] | np.ndarray
@@ -844,7 +743,7 @@ class TactilePad:
 
     def _reading(self, loads: np.ndarray, patches: np.ndarray, markers: np.ndarray
                  ) -> TactileReading:
-        markers[:, 2] *= -1.0  # depth -> outward normal
+        """Reading of outward-normal ``markers`` and their contact rows and patches."""
         force = loads[:, 3:6].sum(axis=0)
         torque = np.cross(loads[:, 0:3], loads[:, 3:6]).sum(axis=0) if len(loads) else np.zeros(3)
         return TactileReading(markers=markers, force=force, torque=torque,
@@ -853,27 +752,19 @@ class TactilePad:
                               patches=patches)
 
     def update(self, data: mujoco.MjData) -> TactileReading:
-        """Read this step's contacts and return the pad's marker field and loads."""
-        loads = self.contact_array(data)
-        patches = self.patches(loads)
-        return self._reading(loads, patches, self.patch_field(patches)[0])
+        """Read this step's contacts and return the pad's marker field and loads (compiled path)."""
+        if self._single is None:
+            self._single = TactileArray([self])
+        arr = self._single
+        markers = arr.update(data)[0]
+        loads = arr.last_rows
+        return self._reading(loads, arr.last_patches, markers)
 
     def update_many(self, datas: list[mujoco.MjData]) -> np.ndarray:
-        """Marker fields ``(B, N, 3)`` (pad frame) of this pad in ``B`` simulations of one model.
-
-        Contacts of all simulations are gathered and their patches evaluated
-        in one vectorised lookup, so the per-simulation cost is little more
-        than reading the contacts.
-        """
-        loads = [self.contact_array(d) for d in datas]
-        counts = [len(ld) for ld in loads]
-        if sum(counts) == 0:
-            return np.zeros((len(datas), len(self.markers), 3))
-        stacked = np.concatenate(loads)
-        sim = np.repeat(np.arange(len(datas)), counts)
-        u = self.patch_field(self.patches(stacked), sim=sim, n_sims=len(datas))
-        u[..., 2] *= -1.0
-        return u
+        """Marker fields ``(B, N, 3)`` (pad frame) of this pad in ``B`` simulations of one model."""
+        if self._single is None:
+            self._single = TactileArray([self])
+        return self._single.update_many(datas)[:, 0]
 
     def observe_markers(
         self,
@@ -917,13 +808,19 @@ class TactilePad:
 
 
 class TactileArray:
-    """Several pads of one configuration (e.g. both fingers), updated together.
+    """Several pads of one configuration (e.g. both fingers), updated together, compiled.
 
-    One scan of the contact list serves every pad, and all contact patches of
-    all pads (and, with :meth:`update_many`, of many simulations) go through
-    one table gather and one matrix product. This is the per-step form for
-    training loops; it returns marker fields only (use
-    :meth:`TactilePad.update` for forces, torques and pressure maps).
+    One scan of the contact list serves every pad (and, with
+    :meth:`update_many`, every simulation), in compiled code
+    (:mod:`sims._tactile_kernels`): contact forces from ``efc_force``, Hertz
+    patches, cell tractions, and the loaded cells' rows of the influence
+    matrix. It computes exactly what the NumPy reference
+    ``marker_field(patch_tractions(patches(contact_array(data))))`` computes
+    (to round-off; tests), without the interpreter overhead. This is the
+    per-step form for training loops. After each update, :attr:`last_rows`,
+    :attr:`last_slots`, :attr:`last_patches` and :attr:`last_tractions` hold
+    that step's contact loads, their pad (or pad x simulation) slots, patches
+    and cell tractions.
 
     Args:
         pads: Pads attached to one model, all with the same :class:`GelPadConfig`.
@@ -942,57 +839,123 @@ class TactileArray:
         self.pads = list(pads)
         self.model = first.model
         self._lead = first
-        self._geom_ids = np.array([p.geom_id for p in pads])
-        self._rot = np.stack([p.rot_pad_to_geom for p in pads])  # (P, 3, 3) pad -> geom
-        self._origin_in_geom = np.stack([p.origin_in_geom for p in pads])  # (P, 3)
-        self._f6 = np.zeros((16, 6))
+        self._geom_ids = np.array([p.geom_id for p in pads], dtype=np.int32)
+        self._rot = np.ascontiguousarray(np.stack([p.rot_pad_to_geom for p in pads]), dtype=float)
+        self._origin_in_geom = np.ascontiguousarray(np.stack([p.origin_in_geom for p in pads]))
+        self._radius = np.ascontiguousarray(first._radius, dtype=float)
+        self._elliptic = bool(self.model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC)
+        log_s, log_chi = first._chi_table
+        self._law = (first._e_star_h3, first.config.thickness, np.ascontiguousarray(log_s),
+                     np.ascontiguousarray(log_chi))
+        self._grid = first._kernel_grid()
+        self._rows = np.zeros((64, 7))
+        self._slots = np.zeros(64, dtype=np.intp)
+        self._patches = np.zeros((64, 6))
+        nx, ny = first.grid
+        self._tractions = np.zeros((len(pads), nx, ny, 3))
+        self._fields = np.zeros((len(pads), len(first.markers), 3))
+        self._n = 0
+        self._n_slots = len(pads)
+        self._step_args: tuple = ()
+        self._static_args()
 
-    def _loads(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
-        """Contact loads ``(C, 7)`` as in :meth:`TactilePad.contact_array`, and pad index ``(C,)``."""
+    def _static_args(self) -> None:
+        """Arguments of :func:`sims._tactile_kernels.pad_step` after the simulation's arrays."""
+        self._step_args = (self._geom_ids, self._rot, self._origin_in_geom, self._radius,
+                           self._rows, self._slots, self._patches, self._tractions, self._fields,
+                           *self._grid[:8], *self._law, self._grid[8])
+
+    @property
+    def last_rows(self) -> np.ndarray:
+        """``(C, 7)`` contact loads of the last update (see :meth:`TactilePad.contact_array`)."""
+        return self._rows[: self._n]
+
+    @property
+    def last_slots(self) -> np.ndarray:
+        """``(C,)`` slot of each row: pad index (+ ``P x`` simulation index in ``update_many``)."""
+        return self._slots[: self._n]
+
+    @property
+    def last_patches(self) -> np.ndarray:
+        """``(C, 6)`` contact patches of the last update (see :class:`TactileReading`)."""
+        return self._patches[: self._n]
+
+    @property
+    def last_tractions(self) -> np.ndarray:
+        """``(slots, nx * ny, 3)`` cell tractions (Pa) of the last update."""
+        return self._tractions[: self._n_slots].reshape(self._n_slots, -1, 3)
+
+    def _reserve(self, rows: int, slots: int) -> None:
+        """Grow the scratch buffers to hold ``rows`` contact rows and ``slots`` fields."""
+        if rows <= len(self._rows) and slots <= len(self._tractions):
+            return
+        if rows > len(self._rows):  # grow, keeping rows already gathered this update
+            size = max(rows, 2 * len(self._rows))
+            self._rows = np.concatenate([self._rows, np.zeros((size - len(self._rows), 7))])
+            self._slots = np.concatenate([self._slots,
+                                          np.zeros(size - len(self._slots), dtype=np.intp)])
+            self._patches = np.zeros((size, 6))
+        if slots > len(self._tractions):
+            self._tractions = np.zeros((slots, *self._tractions.shape[1:]))
+            self._fields = np.zeros((slots, *self._fields.shape[1:]))
+        self._static_args()
+
+    def _gather(self, data: mujoco.MjData, slot_offset: int, start: int) -> int:
+        """Append this simulation's pad contacts to the row buffer; return the new row count."""
         ncon = data.ncon
         if ncon == 0:
-            return np.zeros((0, 7)), np.zeros(0, dtype=np.intp)
-        geoms = data.contact.geom[:ncon]
-        first = geoms[:, 0:1] == self._geom_ids
-        match = first | (geoms[:, 1:2] == self._geom_ids)  # (ncon, P)
-        hit, pad = np.nonzero(match)
-        if hit.size == 0:
-            return np.zeros((0, 7)), np.zeros(0, dtype=np.intp)
-        if hit.size > len(self._f6):
-            self._f6 = np.zeros((2 * hit.size, 6))
-        f6 = self._f6
-        model = self.model
-        for j, i in enumerate(hit.tolist()):
-            mujoco.mj_contactForce(model, data, i, f6[j])
-        frames = data.contact.frame[hit].reshape(-1, 3, 3)
-        f_world = (f6[: hit.size, None, :3] @ frames)[:, 0]  # force on geom2
-        mine_first = first[hit, pad]
-        f_world[mine_first] *= -1.0
-        other = np.where(mine_first, geoms[hit, 1], geoms[hit, 0])
-        gid = self._geom_ids[pad]
-        rot_geom = data.geom_xmat[gid].reshape(-1, 3, 3)
-        rot = rot_geom @ self._rot[pad]  # pad -> world, (C, 3, 3)
-        origin = data.geom_xpos[gid] + (rot_geom @ self._origin_in_geom[pad, :, None])[..., 0]
-        out = np.empty((hit.size, 7))
-        out[:, 0:3] = ((data.contact.pos[hit] - origin)[:, None, :] @ rot)[:, 0]
-        out[:, 3:6] = (f_world[:, None, :] @ rot)[:, 0]
-        out[:, 6] = self._lead._radius[other]
-        return out, pad
+            return start
+        self._reserve(start + ncon * len(self.pads), 0)
+        c = data.contact
+        return _k.gather_contacts(
+            ncon, c.geom, c.pos, c.frame, c.efc_address, c.dim, c.friction, data.efc_force,
+            self._elliptic, data.geom_xpos, data.geom_xmat, self._geom_ids, self._rot,
+            self._origin_in_geom, self._radius, self._rows, self._slots, slot_offset, start)
 
-    def update(self, data: mujoco.MjData) -> np.ndarray:
-        """Marker fields ``(P, N, 3)`` (pad frames, m) of every pad for this step."""
-        loads, pad = self._loads(data)
-        u = self._lead.patch_field(self._lead.patches(loads), sim=pad, n_sims=len(self.pads))
-        u[..., 2] *= -1.0
+    def update(self, data: mujoco.MjData, out: np.ndarray | None = None) -> np.ndarray:
+        """Marker fields ``(P, N, 3)`` (pad frames, m) of every pad for this step.
+
+        Args:
+            data: The simulation (after ``mj_step`` / ``mj_forward``).
+            out: Optional ``(P, N, 3)`` array to write into (no allocation).
+
+        Returns:
+            The fields (``out`` when given).
+        """
+        n_pads = len(self.pads)
+        self._n_slots = n_pads
+        ncon = data.ncon
+        if ncon == 0:  # nothing touches anything: zero fields, no contact scan
+            self._n = 0
+            self._tractions[:n_pads] = 0.0
+            self._fields[:n_pads] = 0.0
+        else:
+            self._reserve(ncon * n_pads, 0)
+            c = data.contact
+            self._n = _k.pad_step(
+                ncon, c.geom, c.pos, c.frame, c.efc_address, c.dim, c.friction, data.efc_force,
+                self._elliptic, data.geom_xpos, data.geom_xmat, *self._step_args)
+        if out is None:
+            return self._fields[:n_pads].copy()
+        out[...] = self._fields[:n_pads]
+        return out
+
+    def _fields_out(self, n_slots: int) -> np.ndarray:
+        self._n_slots = n_slots
+        _k.fields_from_rows(self._rows, self._slots, self._n, n_slots, self._patches,
+                            self._tractions, self._fields, *self._grid[:8], *self._law,
+                            self._grid[8])
+        u = self._fields[:n_slots].copy()
+        u[..., 2] *= -1.0  # depth -> outward normal
         return u
 
     def update_many(self, datas: list[mujoco.MjData]) -> np.ndarray:
         """Marker fields ``(B, P, N, 3)`` of every pad in ``B`` simulations of the model."""
-        parts = [self._loads(d) for d in datas]
         n_pads = len(self.pads)
-        loads = np.concatenate([p[0] for p in parts])
-        slot = np.concatenate([p[1] + b * n_pads for b, p in enumerate(parts)])
-        u = self._lead.patch_field(self._lead.patches(loads), sim=slot,
-                                   n_sims=len(datas) * n_pads)
-        u[..., 2] *= -1.0
+        self._reserve(0, len(datas) * n_pads)
+        n = 0
+        for b, d in enumerate(datas):
+            n = self._gather(d, b * n_pads, n)
+        self._n = n
+        u = self._fields_out(len(datas) * n_pads)
         return u.reshape(len(datas), n_pads, -1, 3)

@@ -279,6 +279,47 @@ def test_tactile_array_matches_single_pads_across_sims() -> None:
         TactileArray([pad, TactilePad(model, "pad", dataclasses.replace(cfg, young=1e6))])
 
 
+def _dragged_sphere_scene(cone: int) -> tuple[mujoco.MjModel, mujoco.MjData]:
+    """A sphere pressed on a tilted pad by gravity and pushed sideways: normal + shear contact."""
+    spec = mujoco.MjSpec()
+    spec.option.timestep = 0.001
+    spec.option.cone = cone
+    spec.modelname = "dragged_sphere"
+    body = spec.worldbody.add_body(name="pad_body", quat=[0.9962, 0.0, 0.0872, 0.0])  # 10 deg
+    body.add_geom(name="pad", type=mujoco.mjtGeom.mjGEOM_BOX, size=[6e-3, 6e-3, 2e-3])
+    ball = spec.worldbody.add_body(name="ball", pos=[-1e-3, 0.5e-3, 2e-3 + 9.9e-3])
+    for axis, name in (([1, 0, 0], "ball_x"), ([0, 0, 1], "ball_z")):
+        ball.add_joint(name=name, type=mujoco.mjtJoint.mjJNT_SLIDE, axis=axis, damping=0.5)
+    ball.add_geom(name="ball_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[10e-3], mass=0.03,
+                  friction=[0.8, 0.005, 0.0001])
+    act = spec.add_actuator(name="push", target="ball_x", trntype=mujoco.mjtTrn.mjTRN_JOINT)
+    act.gainprm[0] = 1.0
+    model = spec.compile()
+    data = mujoco.MjData(model)
+    data.ctrl[0] = 0.05  # N sideways, below the friction limit: a sticking, sheared contact
+    mujoco.mj_step(model, data, nstep=400)
+    return model, data
+
+
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_PYRAMIDAL, mujoco.mjtCone.mjCONE_ELLIPTIC])
+def test_compiled_path_matches_the_numpy_reference(cone: int) -> None:
+    model, data = _dragged_sphere_scene(cone)
+    cfg = dataclasses.replace(THICK_PAD, thickness=3e-3)
+    pad = TactilePad(model, "pad", cfg)
+    rows = pad.contact_array(data)  # mj_contactForce (pyramidal) / efc_force (elliptic)
+    assert len(rows) >= 1 and np.all(rows[:, 5] < 0)
+    assert np.abs(rows[:, 3:5]).sum() > 0.02 * np.abs(rows[:, 5]).sum()  # real shear load
+    array = TactileArray([pad])
+    compiled = array.update(data)[0]
+    np.testing.assert_allclose(array.last_rows, rows, rtol=1e-10, atol=1e-14)
+    reference = pad.marker_field(pad.patch_tractions(pad.patches(rows)))
+    scale = np.abs(reference).max()
+    assert scale > 0
+    np.testing.assert_allclose(compiled, reference, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(array.last_tractions[0], pad.patch_tractions(pad.patches(rows)),
+                               rtol=1e-10, atol=1e-6)
+
+
 def test_pad_rejects_bad_geometry() -> None:
     model, _ = _pressed_sphere_scene(0.1)
     with pytest.raises(ValueError, match="not a geom"):

@@ -44,7 +44,7 @@ import numpy as np
 from scenes.conditions import G_EARTH, get_condition
 from sims import world
 from sims.arm import ArmController, ArmHandles, ArmParams, add_arm
-from sims.tactile import GelPadConfig, TactilePad
+from sims.tactile import GelPadConfig, TactileArray, TactilePad, touch_features
 from tasks.base import MujocoTaskEnv
 
 TIMESTEP = 0.002  # [s] physics step (position servos up to 4500 N m/rad with implicitfast)
@@ -93,6 +93,9 @@ class PadCalibration:
     shear: float  # [N per mm] of mean in-plane marker displacement
 
 
+_PAD_Y_SIGN = np.array([1.0, -1.0])  # pad y axis = +hand z (left pad), -hand z (right pad)
+
+
 def calibrate(pad: TactilePad, radius: float = 0.015) -> PadCalibration:
     """Bench calibration of ``pad`` through the path the env uses (see :class:`PadCalibration`).
 
@@ -104,7 +107,10 @@ def calibrate(pad: TactilePad, radius: float = 0.015) -> PadCalibration:
     a = float(pad.patch_radius(np.array([1.0]), np.array([radius]))[0])
     press = np.array([[0.0, 0.0, 0.0, 0.0, -1.0, a]])  # x, y, F_x, F_y, F_z (into the gel), a
     u0 = pad.marker_field(pad.patch_tractions(press))  # outward z (pressing: u_z < 0)
-    un = -u0[:, 2].mean() * 1e3
+    # the same statistic as the touch feature: mean of the indentation clipped at 0 (the gel
+    # bulges up around a press, so the plain mean of -u_z is about half of it and a
+    # calibration on it read every contact force ~2x high)
+    un = np.clip(-u0[:, 2], 0.0, None).mean() * 1e3
     shear = press.copy()
     shear[0, 2] = 1.0  # 1 N of shear on the same patch
     ut = (pad.marker_field(pad.patch_tractions(shear))[:, 0] - u0[:, 0]).mean() * 1e3
@@ -190,8 +196,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
         self._pad_ids = np.array([pad.geom_id for pad in self.pads])
-        self._same_influence = bool(np.array_equal(self.pads[0].influence,
-                                                   self.pads[1].influence))
+        self._tactile = TactileArray(list(self.pads))  # compiled per-step path of both pads
         self._pad_geoms = {self.model.geom(self.arm.left_pad).id,
                            self.model.geom(self.arm.right_pad).id}
         self._finger_geoms = self._pad_geoms | {
@@ -317,27 +322,19 @@ class TouchTaskEnv(MujocoTaskEnv):
             return
         sample = (self.marker_error_every > 0 and len(self._fem_frames) < self.marker_error_frames
                   and self._steps % self.marker_error_every == 0)
-        g = self.data.contact.geom[:self.data.ncon]
-        touching = (g.reshape(-1, 1) == self._pad_ids).any(axis=0).tolist()
-        if not any(touching):  # nothing touches the pads: zero fields, no work
-            self._markers[:] = 0.0
+        if self._tactile.pads[0] is not self.pads[0] or self._tactile.pads[1] is not self.pads[1]:
+            self._tactile = TactileArray(list(self.pads))  # pads replaced (e.g. a gel profile)
+        # Both pads in one compiled call: MuJoCo contacts -> Hertz-shaped cell tractions ->
+        # marker fields through the layer's influence matrix (the path validated against the
+        # FE reference; sims.tactile.TactileArray).
+        self._markers[:] = self._tactile.update(self.data)
+        if not sample:
             return
-        # Per pad: MuJoCo contacts -> Hertz-shaped cell tractions -> marker field through the
-        # layer's influence matrix (the path validated against the FE reference).
-        # (TactileArray's patch-table lookup was 4x low on bar contacts against this path
-        # at the time of writing, so it is not used here.)
-        loaded = [k for k in range(2) if touching[k]]
-        patches = [self.pads[k].patches(self.pads[k].contact_array(self.data)) for k in loaded]
-        tractions = [self.pads[k].patch_tractions(p) for k, p in zip(loaded, patches, strict=True)]
-        self._markers[:] = 0.0
-        for k, t in zip(loaded, tractions, strict=True):
-            # identical influence matrices: read one, so the second pad finds it in cache
-            self._markers[k] = (self.pads[0] if self._same_influence
-                                else self.pads[k]).marker_field(t)
-        for k, p, t in zip(loaded, patches, tractions, strict=True):
-            if (sample and len(self._fem_frames) < self.marker_error_frames
-                    and -float(np.sum(p[:, 4])) > 0.5):  # a measurable press only
-                self._fem_frames.append(t)
+        slots, patches = self._tactile.last_slots, self._tactile.last_patches
+        for k in range(2):
+            if (len(self._fem_frames) < self.marker_error_frames
+                    and -float(np.sum(patches[slots == k, 4])) > 0.5):  # a measurable press only
+                self._fem_frames.append(self._tactile.last_tractions[k].copy())
                 self._fem_sims.append(self._markers[k].copy())
 
     def touch_features(self) -> np.ndarray:
@@ -345,22 +342,8 @@ class TouchTaskEnv(MujocoTaskEnv):
         out = np.zeros(N_TOUCH)
         if not self.use_touch:
             return out
-        xy = self.pads[0].markers
-        u = self._markers * 1e3  # (2, N, 3) mm
-        ind = np.clip(-u[:, :, 2], 0.0, None)  # (2, N)
-        zsign = np.array([1.0, -1.0])  # pad y = +hand z (left), -hand z (right)
-        tot = ind.sum(axis=1)
-        pressed = tot > 1e-9
-        cxy = np.zeros((2, 2))
-        cxy[pressed] = (ind[pressed] @ xy) / tot[pressed, None] * 1e3
-        mean_u = u[:, :, 0:2].mean(axis=1)  # (2, 2)
-        f = out.reshape(2, 6)
-        f[:, 0] = ind.mean(axis=1)
-        f[:, 1] = ind.max(axis=1)
-        f[:, 2] = mean_u[:, 0]
-        f[:, 3] = zsign * mean_u[:, 1]
-        f[:, 4] = cxy[:, 0]
-        f[:, 5] = zsign * cxy[:, 1]
+        # compiled (sims._tactile_kernels.touch_features); pad y = +hand z (left), -hand z (right)
+        touch_features(self._markers, self.pads[0].markers, _PAD_Y_SIGN, out)
         return out
 
     def _read_vision(self) -> None:
