@@ -20,13 +20,14 @@ Green's function is evaluated once per pad:
   on a periodic grid padded by six gel thicknesses, so images are negligible;
   ``influence_matrix`` turns it into a dense (3C x 3N) map from cell tractions
   to markers (``TactilePad.marker_field`` / ``batch_marker_fields``).
-* For the per-step path it also tabulates the response to a whole Hertz-shaped
-  patch of unit force (Fourier transform ``3 (sin ka - ka cos ka)/(ka)^3``) for
-  a geometric ladder of patch radii. Each MuJoCo contact on the pad becomes one
-  patch (force from ``mj_contactForce``, radius from the thin-layer contact
-  law), and the marker field is a gather of 8 table corners per contact and
-  marker plus one small matrix product (``TactilePad.update``;
-  ``TactileArray`` does this for several pads and simulations at once).
+* Per step, each MuJoCo contact on the pad (force from ``efc_force`` as
+  ``mj_contactForce`` gives it) becomes a Hertz-shaped pressure patch (radius
+  from the thin-layer contact law of Dimitriadis et al. 2002, shear riding on
+  the same shape), spread over the traction cells (``patch_tractions``); the
+  marker field is the loaded cells' rows of the influence matrix superposed
+  (``marker_field``). ``TactileArray`` (and ``TactilePad.update``) runs this
+  in one compiled call per step for every pad (:mod:`sims._tactile_kernels`);
+  the NumPy methods are the reference it is tested against.
 
 Conventions. Inside ``ElasticLayer`` the third component is the *depth*
 (positive into the gel, pressure positive). ``TactilePad`` reports
