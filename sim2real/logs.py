@@ -284,12 +284,33 @@ def _sensor_slices(model: mujoco.MjModel) -> dict[str, slice]:
             for i in range(model.nsensor)}
 
 
+def _tracked_markers(env: Any) -> np.ndarray | None:
+    """The marker fields a touch task's tactile tracker reports now ``(2, N, 3)`` [m], or None.
+
+    A wrapper that corrupts the field (a reality proxy's tracking noise and lost
+    markers) exposes what the tracker reported as ``tracked_markers()``; otherwise the
+    task's own field is the reading.
+    """
+    e = env
+    while e is not None:
+        fn = getattr(type(e), "tracked_markers", None)
+        if fn is not None:
+            out = fn(e)
+            if out is not None:
+                return np.array(out, copy=True)
+        e = getattr(e, "env", None)
+    markers = getattr(env.unwrapped, "_markers", None)
+    return None if markers is None else np.array(markers, copy=True)
+
+
 def record_log(env: Any, policy: Any, seed: int, meta: Mapping[str, Any] | None = None,
-               max_steps: int | None = None) -> RobotLog:
+               max_steps: int | None = None, ctrl_source: str = "commanded") -> RobotLog:
     """Run one episode of ``policy`` on ``env`` (e.g. a reality proxy) and log it.
 
     Row ``i`` holds the state at ``t[i]`` and the command sent then. The
-    sensors are MuJoCo's noiseless readings (the robot's drivers' output).
+    sensors are MuJoCo's noiseless readings (the robot's drivers' output); a
+    touch task also logs the tracked marker fields of both pads as
+    ``sensors/tactile_markers`` (T, 2, N, 3) [m], as its tracker reported them.
 
     Args:
         env: Environment (wrapped or not).
@@ -297,10 +318,21 @@ def record_log(env: Any, policy: Any, seed: int, meta: Mapping[str, Any] | None 
         seed: Reset seed.
         meta: Extra metadata.
         max_steps: Stop after this many steps (default: the episode's end).
+        ctrl_source: ``"commanded"``: the actuator commands of the action
+            (:func:`commanded_ctrl`, before any latency); ``"applied"``: the commands
+            the robot's joint controller applied from ``t[i]`` to ``t[i+1]`` (what an
+            arm's own driver logs; tasks whose commands depend on the state, e.g. the
+            touch tasks' inverse kinematics, need it; a latency upstream of it is then
+            not visible in the log).
 
     Returns:
         The log.
+
+    Raises:
+        ValueError: For an unknown ``ctrl_source``.
     """
+    if ctrl_source not in ("commanded", "applied"):
+        raise ValueError(f"ctrl_source={ctrl_source!r}; accepted: 'commanded', 'applied'")
     obs, _ = env.reset(seed=seed)
     policy.reset(seed)
     base = env.unwrapped
@@ -308,6 +340,7 @@ def record_log(env: Any, policy: Any, seed: int, meta: Mapping[str, Any] | None 
     slices = _sensor_slices(m)
     rows: dict[str, list[np.ndarray]] = {k: [] for k in ("t", "qpos", "qvel", "ctrl")}
     sens: dict[str, list[np.ndarray]] = {k: [] for k in slices}
+    markers: list[np.ndarray] = []
     done = False
     steps = 0
     while True:
@@ -315,22 +348,34 @@ def record_log(env: Any, policy: Any, seed: int, meta: Mapping[str, Any] | None 
         rows["t"].append(np.float64(d.time))
         rows["qpos"].append(d.qpos.copy())
         rows["qvel"].append(d.qvel.copy())
-        rows["ctrl"].append(commanded_ctrl(env, action))
         for k, sl in slices.items():
             sens[k].append(d.sensordata[sl].copy())
-        if done or (max_steps is not None and steps >= max_steps):
+        field_now = _tracked_markers(env)
+        if field_now is not None:
+            markers.append(field_now)
+        last = done or (max_steps is not None and steps >= max_steps)
+        if ctrl_source == "commanded" or last:
+            rows["ctrl"].append(commanded_ctrl(env, action) if ctrl_source == "commanded"
+                                else d.ctrl.copy())
+        if last:
             break
         obs, _, terminated, truncated, _ = env.step(action)
+        if ctrl_source == "applied":
+            rows["ctrl"].append(d.ctrl.copy())  # held over the period that just ran
         steps += 1
         done = terminated or truncated
     units = {"t": "s", "qpos": "SI", "qvel": "SI", "ctrl": "actuator",
              **{f"sensors/{k}": "SI" for k in slices}}
+    sensors = {k: np.asarray(v) for k, v in sens.items()}
+    if markers:
+        sensors["tactile_markers"] = np.asarray(markers)
+        units["sensors/tactile_markers"] = "SI"
     return RobotLog(
         t=np.asarray(rows["t"]),
         qpos=np.asarray(rows["qpos"]),
         qvel=np.asarray(rows["qvel"]),
         ctrl=np.asarray(rows["ctrl"]),
-        sensors={k: np.asarray(v) for k, v in sens.items()},
+        sensors=sensors,
         units=units,
         meta={"nq": m.nq, "nv": m.nv, "nu": m.nu, **dict(meta or {})},
     )

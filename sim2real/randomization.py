@@ -44,8 +44,11 @@ MODEL_FIELDS: tuple[str, ...] = (
     "light_diffuse",
     "light_ambient",
 )
-# Values consumed by the wrapper, not written into the model.
-WRAPPER_VALUES: tuple[str, ...] = ("action_delay_steps", "obs_noise_scale")
+# Values consumed by the wrapper, not written into the model: action latency, observation
+# noise, and the tactile pads' gel modulus and marker tracking noise (touch tasks; the pads'
+# marker fields are computed outside MuJoCo, see sim2real.wrappers.set_gel_modulus).
+WRAPPER_VALUES: tuple[str, ...] = ("action_delay_steps", "obs_noise_scale", "gel_young_scale",
+                                   "marker_noise_mm")
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,19 @@ def sensor_noise(model: mujoco.MjModel, params: Uniform, rng: np.random.Generato
     return Sample(_copy(model), {"obs_noise_scale": s})
 
 
+def gel_stiffness(model: mujoco.MjModel, params: Uniform, rng: np.random.Generator) -> Sample:
+    """Draw a gel Young's-modulus scale of the tactile pads; applied by the wrapper."""
+    s = params.draw(rng)
+    _positive("gel_young_scale", s)
+    return Sample(_copy(model), {"gel_young_scale": s})
+
+
+def marker_noise(model: mujoco.MjModel, params: Uniform, rng: np.random.Generator) -> Sample:
+    """Draw the marker tracking noise [mm] (std per marker and axis); applied by the wrapper."""
+    s = params.draw(rng)
+    return Sample(_copy(model), {"marker_noise_mm": s})
+
+
 Sampler = Callable[[mujoco.MjModel, Any, np.random.Generator], Sample]
 
 
@@ -363,15 +379,28 @@ RANDOMIZATIONS: Mapping[str, Randomization] = MappingProxyType({
         ),
         Randomization(
             "touch-dr",
-            "manipulation dynamics: friction, joint damping and friction, gripper gain, "
-            "contact softness, delay",
+            "touch manipulation (FragileGrasp): gel stiffness, marker noise, contact friction, "
+            "object mass, servo gain",
             (
-                Term(friction, Uniform(0.7, 1.3)),  # contact friction scale ~ U(0.7, 1.3)
-                Term(joint_damping, Uniform(0.7, 1.5)),  # joint damping scale ~ U(0.7, 1.5)
-                Term(joint_friction, Uniform(0.0, 0.05)),  # joint dry friction [N m] ~ U(0, 0.05)
-                Term(actuator_gain, Uniform(0.85, 1.15)),  # actuator gain scale ~ U(0.85, 1.15)
-                Term(contact_softness, Uniform(0.8, 1.5)),  # contact time-constant scale ~ U(0.8, 1.5)
-                Term(action_delay, IntUniform(0, 2)),  # action delay [steps] ~ U{0..2}
+                # gel Young's modulus scale ~ U(0.8, 1.6): fresh to aged silicone (the Sylgard 184
+                # modulus spans x2.2 with cure conditions, Johnston et al. 2014)
+                Term(gel_stiffness, Uniform(0.8, 1.6)),
+                # marker tracking noise [mm] ~ U(0, 0.02): 0 to 0.35 px at 17.2 px/mm (GelSight Mini)
+                Term(marker_noise, Uniform(0.0, 0.02)),
+                Term(friction, Uniform(0.6, 1.2)),  # contact friction scale ~ U(0.6, 1.2)
+                Term(body_mass, BodyScale(("object",), Uniform(0.8, 1.4))),  # object mass ~ U(0.8, 1.4)
+                Term(actuator_gain, Uniform(0.8, 1.15)),  # servo gain scale ~ U(0.8, 1.15)
+            ),
+        ),
+        Randomization(
+            "touch-dr-narrow",
+            "touch manipulation around identified values: narrow on what the logs identify "
+            "(gel stiffness, servo gain), wide on what they do not (friction, object mass)",
+            (
+                Term(gel_stiffness, Uniform(0.95, 1.05)),  # gel modulus scale ~ U(0.95, 1.05)
+                Term(actuator_gain, Uniform(0.97, 1.03)),  # servo gain scale ~ U(0.97, 1.03)
+                Term(friction, Uniform(0.6, 1.2)),  # contact friction scale ~ U(0.6, 1.2)
+                Term(body_mass, BodyScale(("object",), Uniform(0.8, 1.4))),  # object mass ~ U(0.8, 1.4)
             ),
         ),
     )

@@ -35,6 +35,50 @@ def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
     return MappingProxyType(dict(d))
 
 
+# GelSight Mini image scale: 320 px across the 18.6 mm sensing width (gsrobotics streams
+# resized to 320 x 240 px; GelSight Inc. datasheet), as sims.tactile.TactilePad.observe_markers.
+MARKER_PX_PER_MM = 320.0 / 18.6
+# Control period of the touch tasks: frame_skip 10 x 2 ms (tasks.touch.base.TIMESTEP) [s].
+TOUCH_CONTROL_PERIOD_S = 0.02
+
+
+@dataclass(frozen=True)
+class TouchSensorGap:
+    """What a real vision-based tactile sensor adds to the simulated marker field.
+
+    Applied by :class:`sim2real.wrappers.RealityProxy` to the touch tasks' marker
+    fields before their touch features are formed (the simulator's own field is
+    left intact). Displacements are in mm, as in the observation.
+
+    Attributes:
+        marker_noise_mm: Std of the tracker's noise on every marker displacement
+            component (in-plane from the centroid, normal from the depth estimate) [mm].
+        lost_markers: Probability per marker and frame that the tracker loses it; a
+            lost marker keeps its last tracked displacement (nearest-neighbour trackers).
+        frame_steps: Control steps per tactile camera frame; features are sampled and
+            held in between (a camera slower than the control loop).
+    """
+
+    marker_noise_mm: float = 0.0  # [mm] std per marker and axis
+    lost_markers: float = 0.0  # [1] per marker and frame
+    frame_steps: int = 1  # [control steps] per tactile frame
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.marker_noise_mm < 1.0):
+            raise ValueError(f"TouchSensorGap.marker_noise_mm={self.marker_noise_mm!r}; expected "
+                             "[0, 1) mm (markers move a few tenths of a mm under load)")
+        if not (0.0 <= self.lost_markers < 1.0):
+            raise ValueError(f"TouchSensorGap.lost_markers={self.lost_markers!r}; expected [0, 1)")
+        if not (isinstance(self.frame_steps, int) and 1 <= self.frame_steps <= 10):
+            raise ValueError(f"TouchSensorGap.frame_steps={self.frame_steps!r}; expected an "
+                             "integer 1..10 control steps per tactile frame")
+
+    @property
+    def active(self) -> bool:
+        """Whether it changes anything."""
+        return self.marker_noise_mm > 0.0 or self.lost_markers > 0.0 or self.frame_steps > 1
+
+
 @dataclass(frozen=True)
 class RealityProfile:
     """One reality proxy.
@@ -51,6 +95,7 @@ class RealityProfile:
         obs_noise: Std of zero-mean Gaussian noise added to a channel (channel units).
         dropout: Probability per step that the whole observation is stale (the
             previous one is repeated), e.g. a lost sensor packet.
+        touch: Tactile-sensor errors (touch tasks only), see :class:`TouchSensorGap`.
     """
 
     name: str
@@ -62,6 +107,7 @@ class RealityProfile:
     obs_bias: Mapping[str, float] = field(default_factory=dict)
     obs_noise: Mapping[str, float] = field(default_factory=dict)
     dropout: float = 0.0
+    touch: TouchSensorGap = field(default_factory=TouchSensorGap)
 
     def __post_init__(self) -> None:
         for name in ("values", "obs_bias", "obs_noise"):
@@ -97,6 +143,22 @@ _ROVER_SOIL = {
 _ROVER_PAYLOAD = {
     "mass_scale:rover": 1.3,  # +30 % chassis mass: instruments and sample payload
     "actuator_gain_scale": 0.7,  # worn / cold drive motors: 30 % less servo gain
+}
+
+_TOUCH_VALUES = {
+    # Aged gel: silicone elastomers stiffen with post-cure and oxidative ageing; the modulus of
+    # Sylgard 184 spans x2.2 with cure conditions alone (1.32-2.97 MPa, Johnston et al. 2014,
+    # J. Micromech. Microeng. 24:035017); x1.4 assumed for a gel used for months.
+    "gel_young_scale": 1.4,
+    # Pad friction 1.0 is assumed in sims.arm.ArmParams; dusty or aged silicone on glass or
+    # skin is lower (assumed x0.7).
+    "friction_scale": 0.7,
+    # Real objects heavier than the catalogue ranges of tasks.touch.fragile (a filled vial,
+    # a ripe fruit): assumed +25 %.
+    "mass_scale:object": 1.25,
+    # Servo gain error of the arm and jaw position loops (payload-dependent tuning): assumed
+    # -15 %.
+    "actuator_gain_scale": 0.85,
 }
 
 PROFILES: Mapping[str, RealityProfile] = MappingProxyType({
@@ -156,14 +218,33 @@ PROFILES: Mapping[str, RealityProfile] = MappingProxyType({
             dropout=0.03,
         ),
         RealityProfile(
+            "touch-latency",
+            "FragileGrasp",
+            "touch actuation latency: arm and jaw commands arrive 1 control step (20 ms) late",
+            ("actions delayed by 1 control step (20 ms)",),
+            values={"action_delay_steps": 1},
+        ),
+        RealityProfile(
             "touch-composite",
-            "*",
-            "manipulation reality proxy: stiffer joints, lower friction, softer contact, latency",
-            ("contact friction x0.8", "joint damping x1.5", "joint dry friction 0.02 N m",
-             "actuator gain x0.9", "contact time constant x1.3", "actions delayed by 1 step"),
-            values={"friction_scale": 0.8, "damping_scale": 1.5, "frictionloss_add": 0.02,
-                    "actuator_gain_scale": 0.9, "contact_timeconst_scale": 1.3,
-                    "action_delay_steps": 1},
+            "FragileGrasp",
+            "aged gel, marker tracking errors, slippery pads, heavier objects, weaker and late "
+            "actuators (the held-out touch reality proxy of the sim2real suite; touch tasks)",
+            ("gel Young's modulus x1.4 (aged, stiffer gel; the pad calibration is the fresh "
+             "gel's)", "marker tracking noise 0.012 mm (0.2 px) per marker and axis",
+             "3 % of markers lost per frame (held at their last displacement)",
+             "tactile frames at 25 fps: touch features refresh every 2nd control step",
+             "contact friction x0.7 (pads and objects)", "object mass and inertia x1.25",
+             "actuator gain x0.85 (arm and jaw servos)"),
+            values=_TOUCH_VALUES,
+            touch=TouchSensorGap(
+                # 0.2 px centroid noise (sims.tactile observe_markers default, assumed) at
+                # 320 px / 18.6 mm (GelSight Mini) = 0.0116 mm; the same assumed for depth
+                marker_noise_mm=0.2 / MARKER_PX_PER_MM,
+                lost_markers=0.03,  # assumed: worn gel, 3x observe_markers' 1 % default
+                # GelSight Mini streams 25 fps (GelSight Inc. datasheet) = 40 ms per frame,
+                # 2 control periods of 20 ms
+                frame_steps=round(1.0 / 25.0 / TOUCH_CONTROL_PERIOD_S),
+            ),
         ),
     )
 })

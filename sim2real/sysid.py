@@ -20,6 +20,7 @@ dependency is missing, which :func:`_sysid` turns into a clear error.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,17 @@ ROVER_UNKNOWNS: tuple[Unknown, ...] = (
 # sample by sample), so it counts less.
 ROVER_SENSOR_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {**{f"rover_range_{i}": 0.0 for i in range(5)}, "rover_accel": 0.1}
+)
+
+
+# What a touch task's arm/gripper logs identify (joint encoders and servo-force sensors):
+# servo gain (every servo force sensor scales with it) and the object's mass (the arm's
+# holding torques while it is lifted). Contact friction is not identifiable from these logs
+# (it matters only once an object slips, which a good grasp avoids) and the action latency
+# is upstream of the logged servo commands: both are left to domain randomization.
+TOUCH_UNKNOWNS: tuple[Unknown, ...] = (
+    Unknown("actuator_gain_scale", 1.0, 0.5, 1.5),
+    Unknown("mass_scale:object", 1.0, 0.5, 2.0),
 )
 
 
@@ -188,7 +200,7 @@ def _residual(model: mujoco.MjModel, win: _Windows, nthread: int) -> np.ndarray:
 
 
 def identify(
-    scenes: Sequence[tuple[mujoco.MjSpec, Sequence[RobotLog]]],
+    scenes: Sequence[tuple[mujoco.MjSpec | mujoco.MjModel, Sequence[RobotLog]]],
     unknowns: Sequence[Unknown] = ROVER_UNKNOWNS,
     delays: Sequence[int] = (0, 1, 2, 3, 4, 5),
     window: int = 30,
@@ -213,8 +225,9 @@ def identify(
     explodes for columns that stay near zero, e.g. a level rover's roll rate.)
 
     Args:
-        scenes: ``(spec, logs)`` per scene: the nominal model's spec of the scene
-            a log was recorded in (terrain and rocks differ between scenes), and its
+        scenes: ``(spec, logs)`` per scene: the nominal model (its spec, or the
+            compiled model, e.g. with a task's per-episode draws) of the scene a log
+            was recorded in (terrain and rocks differ between scenes), and its
             logs. The identified values are shared by all scenes.
         unknowns: Values to identify and their boxes.
         delays: Candidate latencies [control steps].
@@ -242,7 +255,8 @@ def identify(
     sysid = _sysid()
     if not scenes:
         raise ValueError("scenes is empty; give at least one (spec, logs) pair")
-    nominals = [spec.compile() for spec, _ in scenes]
+    nominals = [spec.compile() if isinstance(spec, mujoco.MjSpec) else copy.deepcopy(spec)
+                for spec, _ in scenes]
     names = [u.name for u in unknowns]
     per_scene = None if max_windows is None else max(1, max_windows // len(scenes))
 
@@ -372,3 +386,95 @@ def gap_closure(nominal: mujoco.MjModel, values: Mapping[str, float],
     before = float(np.mean([replay(lg, nominal).base_rms_m for lg in logs]))
     after = float(np.mean([replay(lg, identified, delay).base_rms_m for lg in logs]))
     return GapClosure(before, after, 1.0 - after / before if before > 0 else float("nan"))
+
+
+@dataclass(frozen=True)
+class TactileCalibration:
+    """Gel modulus and marker noise of a tactile sensor, identified from robot logs.
+
+    Attributes:
+        gel_young_scale: Gel Young's modulus relative to the simulated gel.
+        marker_noise_mm: Tracking noise per marker and axis [mm].
+        loaded_rows: Log rows used for the modulus (pad loaded, jaw at rest).
+        free_rows: Log rows used for the noise (no load).
+    """
+
+    gel_young_scale: float
+    marker_noise_mm: float
+    loaded_rows: int
+    free_rows: int
+
+    def values(self) -> dict[str, float]:
+        """The ``apply_values``/wrapper vocabulary."""
+        return {"gel_young_scale": self.gel_young_scale, "marker_noise_mm": self.marker_noise_mm}
+
+
+_JAW_SENSORS = ("arm_finger_left_act_frc", "arm_finger_right_act_frc")
+_JAW_POS = ("arm_finger_left_vel", "arm_finger_right_vel")
+
+
+def _compliance_rows(logs: Sequence[RobotLog], min_force: float, max_speed: float,
+                     free_force: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jaw force [N] and mean normal indentation [mm] of loaded rows; free-row marker values."""
+    force, indent, free = [], [], []
+    for log in logs:
+        for name in (*_JAW_SENSORS, *_JAW_POS, "tactile_markers"):
+            if name not in log.sensors:
+                raise ValueError(f"log field 'sensors/{name}' is missing; the tactile calibration "
+                                 "needs both jaws' force and speed sensors and the marker fields")
+        u = np.asarray(log.sensors["tactile_markers"]) * 1e3  # (T, 2, N, 3) mm
+        for pad, (fs, vs) in enumerate(zip(_JAW_SENSORS, _JAW_POS, strict=True)):
+            f = np.abs(np.asarray(log.sensors[fs]).reshape(-1))
+            v = np.abs(np.asarray(log.sensors[vs]).reshape(-1))
+            # mean of -u_z over the markers, not clipped: zero-mean tracking noise averages out
+            ind = -u[:, pad, :, 2].mean(axis=1)
+            loaded = (f > min_force) & (v < max_speed)
+            force.append(f[loaded])
+            indent.append(ind[loaded])
+            free.append(u[f < free_force, pad].reshape(-1))
+    return np.concatenate(force), np.concatenate(indent), np.concatenate(free)
+
+
+def identify_tactile(real_logs: Sequence[RobotLog], sim_logs: Sequence[RobotLog],
+                     min_force: float = 0.5, max_speed: float = 0.002,
+                     free_force: float = 0.05) -> TactileCalibration:
+    """Gel modulus and marker noise from logged marker fields and jaw forces (no bench).
+
+    Linear elasticity: at a given jaw force the gel's indentation is inversely
+    proportional to its Young's modulus (the layer's Green's function scales with
+    ``1/E`` at fixed Poisson ratio). So the least-squares slope ``k`` of mean normal
+    indentation on jaw force (through the origin, rows where a jaw pushes with more
+    than ``min_force`` and is at rest, so the servo force equals the contact force)
+    gives ``E_real / E_sim = k_sim / k_real``, with the simulation's slope taken from
+    simulated logs of the same scenes and controller (same contact shapes). The
+    marker noise is the spread of the tracked fields on rows with no jaw load, less
+    the simulation's (zero there).
+
+    Args:
+        real_logs: Logs of the robot (reality proxy) with ``sensors/tactile_markers``.
+        sim_logs: Logs of the nominal simulation, same scenes.
+        min_force: Jaw force above which a row counts as loaded [N].
+        max_speed: Jaw speed below which a jaw is at rest [m/s].
+        free_force: Jaw force below which a row counts as unloaded [N].
+
+    Returns:
+        The :class:`TactileCalibration`.
+
+    Raises:
+        ValueError: On missing channels or logs without loaded rows.
+    """
+    fr, ir, free_r = _compliance_rows(real_logs, min_force, max_speed, free_force)
+    fs, is_, free_s = _compliance_rows(sim_logs, min_force, max_speed, free_force)
+    if fr.size < 5 or fs.size < 5:
+        raise ValueError(f"logs have {fr.size} (robot) / {fs.size} (simulation) loaded rows with a "
+                         f"jaw force > {min_force} N at rest; record episodes that grasp")
+    k_real = float(fr @ ir / (fr @ fr))
+    k_sim = float(fs @ is_ / (fs @ fs))
+    if k_real <= 0.0 or k_sim <= 0.0:
+        raise ValueError(f"indentation/force slopes robot {k_real!r}, simulation {k_sim!r} mm/N; "
+                         "expected > 0 (pads pressed in the loaded rows)")
+    var = (float(np.var(free_r)) if free_r.size else 0.0) - (
+        float(np.var(free_s)) if free_s.size else 0.0)
+    return TactileCalibration(gel_young_scale=k_sim / k_real,
+                              marker_noise_mm=float(np.sqrt(max(var, 0.0))),
+                              loaded_rows=int(fr.size), free_rows=int(free_r.size // 3))

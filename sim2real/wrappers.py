@@ -7,6 +7,16 @@
   (model values, action latency and backlash, observation bias/noise/dropouts).
 * :class:`Calibrated` applies identified values (from :mod:`sim2real.sysid`).
 
+All three write their model values into the live model before the task's
+``reset`` and, for the entries the task's own per-episode draw rewrites during
+``reset`` (e.g. FragileGrasp's object mass and friction), once more after it,
+relative to that draw (:func:`reset_with_values`). Touch tasks also take
+``gel_young_scale`` (the pads are rebuilt with that gel modulus, while the
+controller keeps the fresh gel's calibration: :func:`set_gel_modulus`) and
+marker-field errors (:class:`~sim2real.reality.TouchSensorGap`, or a randomized
+``marker_noise_mm``), applied to the marker field before the touch features
+are formed.
+
 :func:`make_env` builds any of them from picklable names, so suites can pass
 ``reality="rover-composite"`` through ``env_kwargs`` to spawned workers.
 """
@@ -14,15 +24,22 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from sim2real.randomization import Randomization, apply_to, apply_values, get_randomization
-from sim2real.reality import OBS_CHANNELS, RealityProfile, get_profile
+from sim2real.randomization import (
+    MODEL_FIELDS,
+    Randomization,
+    apply_to,
+    apply_values,
+    get_randomization,
+)
+from sim2real.reality import OBS_CHANNELS, RealityProfile, TouchSensorGap, get_profile
 
 # Salt mixed with the reset seed for the reality proxy's observation corruption, so its
 # noise stream is reproducible per episode and independent of the task's own generator.
@@ -62,6 +79,131 @@ def _zero_action(env: gym.Env) -> np.ndarray:
     return np.clip(np.zeros(space.shape), space.low, space.high)
 
 
+def reset_with_values(env: gym.Env, values: Mapping[str, float],
+                      reset: Callable[[], Any]) -> Any:
+    """Call ``reset`` and re-apply ``values`` to the model entries the task's reset rewrote.
+
+    A task that draws per-episode physics in ``reset`` (FragileGrasp writes the
+    object's mass, inertia and friction) overwrites what a wrapper wrote before it.
+    Those entries (and only those) get the values again, relative to the task's
+    draw, so e.g. ``mass_scale:object`` scales every episode's drawn mass.
+
+    Args:
+        env: The wrapped environment (its ``unwrapped.model`` is the live model).
+        values: ``apply_values`` vocabulary.
+        reset: Calls the inner ``reset``.
+
+    Returns:
+        Whatever ``reset`` returned.
+    """
+    live = env.unwrapped.model
+    before = {f: getattr(live, f).copy() for f in MODEL_FIELDS}
+    out = reset()
+    changed = None
+    for f in MODEL_FIELDS:
+        cur = getattr(live, f)
+        mask = cur != before[f]
+        if mask.any():
+            changed = apply_values(live, values) if changed is None else changed
+            cur[mask] = getattr(changed, f)[mask]
+    return out
+
+
+def set_gel_modulus(env: gym.Env, scale: float) -> None:
+    """Give a touch task's pads a gel Young's modulus of ``scale`` x the nominal one.
+
+    The pads' marker fields are computed outside MuJoCo (:class:`sims.tactile.TactilePad`),
+    so this rebuilds both pads with ``young = scale * pad_config.young``. The task's
+    ``pad_config`` and ``tactile_calibration`` stay those of the nominal (fresh) gel: a
+    robot's controller keeps its bench calibration while its gel ages.
+
+    Args:
+        env: A (wrapped) touch task.
+        scale: Modulus multiplier (> 0; 1 restores the nominal gel).
+
+    Raises:
+        ValueError: For a task without tactile pads or a non-positive scale.
+    """
+    from sims.tactile import TactilePad
+
+    u = env.unwrapped
+    if not (hasattr(u, "pads") and hasattr(u, "pad_config") and hasattr(u, "arm")):
+        raise ValueError(f"gel_young_scale: task {type(u).__name__} has no tactile pads; use it "
+                         "with a touch task (tasks.touch)")
+    if not (np.isfinite(scale) and scale > 0.0):
+        raise ValueError(f"gel_young_scale={scale!r}: expected a finite multiplier > 0")
+    cfg = dataclasses.replace(u.pad_config, young=float(u.pad_config.young) * float(scale))
+    u.pads = tuple(TactilePad(u.model, geom, cfg, u.arm.pad_face)
+                   for geom in (u.arm.left_pad, u.arm.right_pad))
+
+
+def _gel_scale(env: gym.Env) -> float:
+    """Current gel modulus of a touch task's pads relative to the nominal gel (1 without pads)."""
+    u = env.unwrapped
+    pads, cfg = getattr(u, "pads", None), getattr(u, "pad_config", None)
+    if not pads or cfg is None:
+        return 1.0
+    return float(pads[0].config.young) / float(cfg.young)
+
+
+class _TouchSensor:
+    """Marker-field errors of a real tactile sensor, applied to a touch task's observation.
+
+    The corrupted field replaces the task's field only while its touch features are
+    formed (``touch_features``), so the simulator's own field (and the task's
+    marker-fidelity metrics) stay exact.
+    """
+
+    def __init__(self, env: gym.Env, gap: TouchSensorGap):
+        from tasks.touch.base import N_PROPRIO, N_TOUCH, N_VISION
+
+        u = env.unwrapped
+        if not (hasattr(u, "touch_features") and hasattr(u, "_markers")):
+            raise ValueError(f"touch sensor errors: task {type(u).__name__} has no tactile pads; "
+                             "use them with a touch task (tasks.touch)")
+        self.env = u
+        self.gap = gap
+        start = N_PROPRIO + N_VISION
+        self._touch = slice(start, start + N_TOUCH)
+        self._field: np.ndarray | None = None
+        self._features = np.zeros(N_TOUCH)
+        self._k = 0
+
+    @property
+    def field(self) -> np.ndarray | None:
+        """The last tracked marker fields ``(2, N, 3)`` [m] (None before the first frame)."""
+        return None if self._field is None else self._field.copy()
+
+    def reset(self) -> None:
+        self._field = None
+        self._k = 0
+
+    def apply(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        u = self.env
+        if not (u.use_touch and self.gap.active):
+            return obs
+        if self._k % self.gap.frame_steps == 0:  # a new tactile frame
+            clean = np.array(u._markers, copy=True)  # (2, N, 3) [m]
+            field = clean.copy()
+            if self.gap.marker_noise_mm > 0.0:
+                field += rng.normal(0.0, self.gap.marker_noise_mm * 1e-3, field.shape)
+            if self.gap.lost_markers > 0.0 and self._field is not None:
+                lost = rng.random(field.shape[:2]) < self.gap.lost_markers
+                field[lost] = self._field[lost]
+            self._field = field
+            u._markers[...] = field
+            try:
+                self._features = u.touch_features()
+            finally:
+                u._markers[...] = clean
+        self._k += 1
+        out = np.array(obs, copy=True)
+        out[self._touch] = self._features
+        if getattr(u, "marker_obs", False):
+            out[self._touch.stop:] = (self._field * 1e3).ravel()
+        return out
+
+
 class DomainRandomization(gym.Wrapper):
     """Draw a randomization per episode; sampled values in ``info["randomization"]``.
 
@@ -82,6 +224,8 @@ class DomainRandomization(gym.Wrapper):
         self._delay = _ActionDelay(0, _zero_action(env))
         self._noise = 0.0
         self._noise_rng = np.random.default_rng(0)
+        self._touch: _TouchSensor | None = None
+        self._gel_base = _gel_scale(env)
         self.values: Mapping[str, float] = {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -95,11 +239,18 @@ class DomainRandomization(gym.Wrapper):
                                    _zero_action(self.env))
         self._noise = float(self.values.get("obs_noise_scale", 0.0))
         self._noise_rng = np.random.default_rng(int(self._rng.integers(2**63)))
-        obs, info = self.env.reset(seed=seed, options=options)
+        if "gel_young_scale" in self.values:  # relative to the gel below (e.g. a calibrated one)
+            set_gel_modulus(self.env, self._gel_base * self.values["gel_young_scale"])
+        self._touch = (_TouchSensor(self.env, TouchSensorGap(self.values["marker_noise_mm"]))
+                       if "marker_noise_mm" in self.values else None)
+        obs, info = reset_with_values(self.env, self.values,
+                                      lambda: self.env.reset(seed=seed, options=options))
         info["randomization"] = dict(self.values)
         return self._corrupt(obs), info
 
     def _corrupt(self, obs: Any) -> Any:
+        if self._touch is not None:
+            obs = self._touch.apply(obs, self._noise_rng)
         if self._noise <= 0.0:
             return obs
         return (obs + self._noise_rng.normal(0.0, self._noise, np.shape(obs))).astype(obs.dtype)
@@ -125,6 +276,10 @@ class RealityProxy(gym.Wrapper):
             )
         live = env.unwrapped.model
         apply_to(live, apply_values(live, self.profile.values))
+        if "gel_young_scale" in self.profile.values:
+            set_gel_modulus(env, self.profile.values["gel_young_scale"])
+        self._touch = (_TouchSensor(env, self.profile.touch) if self.profile.touch.active
+                       else None)
         self._slices = {
             name: slice(*OBS_CHANNELS[task][name])
             for name in (*self.profile.obs_bias, *self.profile.obs_noise)
@@ -141,10 +296,17 @@ class RealityProxy(gym.Wrapper):
             self._rng = np.random.default_rng([int(seed), _REALITY_SALT])
         self._delay = _ActionDelay(self.profile.delay_steps, self._zero)
         self._held = self._zero.copy()
-        obs, info = self.env.reset(seed=seed, options=options)
+        if self._touch is not None:
+            self._touch.reset()
+        obs, info = reset_with_values(self.env, self.profile.values,
+                                      lambda: self.env.reset(seed=seed, options=options))
         self._last_obs = None
         info["reality"] = self.profile.name
         return self._corrupt(obs), info
+
+    def tracked_markers(self) -> np.ndarray | None:
+        """Marker fields ``(2, N, 3)`` [m] as the proxy's tactile tracker last reported them."""
+        return None if self._touch is None else self._touch.field
 
     def _backlash(self, action: np.ndarray) -> np.ndarray:
         b = self.profile.backlash
@@ -158,6 +320,8 @@ class RealityProxy(gym.Wrapper):
 
     def _corrupt(self, obs: Any) -> Any:
         p = self.profile
+        if self._touch is not None:
+            obs = self._touch.apply(obs, self._rng)
         if not self._slices and p.dropout == 0.0:
             return obs
         out = np.array(obs, dtype=np.float64, copy=True)
@@ -189,6 +353,11 @@ class Calibrated(gym.Wrapper):
         self.values = dict(values)
         live = env.unwrapped.model
         apply_to(live, apply_values(live, self.values))
+        if "gel_young_scale" in self.values:
+            set_gel_modulus(env, self.values["gel_young_scale"])
+        noise = float(self.values.get("marker_noise_mm", 0.0))
+        self._touch = _TouchSensor(env, TouchSensorGap(noise)) if noise > 0.0 else None
+        self._rng = np.random.default_rng(_REALITY_SALT)
         self._zero = _zero_action(env)
         self._steps = int(round(float(self.values.get("action_delay_steps", 0.0))))
         self._delay = _ActionDelay(self._steps, self._zero)
@@ -196,13 +365,22 @@ class Calibrated(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Reset the task and the delay line."""
         self._delay = _ActionDelay(self._steps, self._zero)
-        obs, info = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self._rng = np.random.default_rng([int(seed), _REALITY_SALT + 1])
+        if self._touch is not None:
+            self._touch.reset()
+        obs, info = reset_with_values(self.env, self.values,
+                                      lambda: self.env.reset(seed=seed, options=options))
         info["calibration"] = dict(self.values)
-        return obs, info
+        return self._sense(obs), info
+
+    def _sense(self, obs: Any) -> Any:
+        return obs if self._touch is None else self._touch.apply(obs, self._rng)
 
     def step(self, action: np.ndarray):
-        """Step with the identified delay."""
-        return self.env.step(self._delay.push(action))
+        """Step with the identified delay (and the identified marker noise)."""
+        obs, reward, terminated, truncated, info = self.env.step(self._delay.push(action))
+        return self._sense(obs), reward, terminated, truncated, info
 
 
 def make_env(
