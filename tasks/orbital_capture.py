@@ -1,4 +1,14 @@
-"""OrbitalCapture: in 0 g, catch a free-floating tumbling object and bring it to rest."""
+"""OrbitalCapture: in 0 g, catch a free-floating tumbling object and bring it to rest.
+
+Perception is stereo triangulation of the green capture fixture in two camera
+images followed by a constant-velocity Kalman tracker (``tasks.perception.stereo``).
+An earlier version had a 1-2 cm bias: the sun lights one side of the ball and the
+intensity-weighted blob centroid moved ~1 px towards the light in both views (the
+camera geometry itself - fovy to focal length, pixel centres, row order - checks
+out to < 0.3 px against rendered spheres, see ``tests/test_orbital.py``). The blob
+centre is now its area centroid, and a lamp on the stereo head keeps the ball's
+night side visible so the whole disc is segmented.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +37,8 @@ STEREO_POS = ((0.40, -0.65, 0.25), (0.70, -0.65, 0.25))  # [m] world
 LAMP_POS = (0.55, -0.65, 0.25)  # [m] world
 STEREO_FOVY = 45.0  # [deg] full vertical field of view
 # Lamp: 100 W/sr over a 25 deg half-angle cone (0.59 sr): ~60 W optical, a ~150 W-electrical
-# LED floodlight at ~40 % wall-plug efficiency (assumed). At the
-# workspace (0.67 m) it gives ~220 W/m^2, 16 % of the sun: the sphere's night side stays visible,
-# so its whole disc is segmented and the area centroid is not pulled towards the sunlit side.
+# LED floodlight at ~40 % wall-plug efficiency (assumed). At the workspace (0.67 m) it gives
+# ~220 W/m^2, 16 % of the solar constant: the ball's night side stays visible.
 LAMP_INTENSITY = 100.0  # [W/sr]
 LAMP_CUTOFF = 25.0  # [deg] half-angle of the lamp's cone
 ESCAPE_RADIUS = 1.5  # [m] an object farther than this from the arm base is lost
@@ -133,6 +142,8 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         Raises:
             ValueError: On a scenario with ground or gravity, or a bad knob.
         """
+        if obs_mode not in ("state", "image", "both"):
+            raise ValueError(f"obs_mode: got {obs_mode!r}; accepted: ['state', 'image', 'both']")
         scenario = resolve_scenario(condition, scenario_seed, scenario)
         g = float(np.linalg.norm(scenario.body.gravity))
         if scenario.terrain.enabled or g > 1e-3:
@@ -141,8 +152,6 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
                 f"0 g workspace (terrain.enabled = false, |g| = 0; got terrain "
                 f"{scenario.terrain.enabled}, |g| = {g:.3g} m/s^2); use 'orbital-free-floating'"
             )
-        if obs_mode not in ("state", "image", "both"):
-            raise ValueError(f"obs_mode: got {obs_mode!r}; accepted: ['state', 'image', 'both']")
         for name, rng_ in (("drift_speed", drift_speed), ("tumble_rate", tumble_rate)):
             if len(rng_) != 2 or not 0.0 <= rng_[0] <= rng_[1]:
                 raise ValueError(f"{name}: got {rng_!r}; accepted: (low, high) with 0 <= low <= high")
@@ -361,7 +370,7 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
             "held": float(self._held()),
             "target_speed": speed,
             "target_spin": spin,
-            "rest_time_s": self._rest_steps * self.dt,
+            "rest_elapsed_s": self._rest_steps * self.dt,
             "max_target_speed": self._max_speed,
             "escaped": float(self._escaped),
             "time_s": float(self.data.time),

@@ -190,3 +190,21 @@ def test_ground_condition_is_refused():
 
     with pytest.raises(ValueError, match="orbital-free-floating"):
         OrbitalCaptureEnv(condition="lunar-mare-day")
+
+
+def test_explicit_scenario_and_observation_modes():
+    """An explicit ScenarioSpec builds; "both" gives the state and the left camera frame."""
+    from scenes.conditions import get_condition
+    from tasks.orbital_capture import STATE_SIZE, OrbitalCaptureEnv
+
+    spec = get_condition("orbital-free-floating").sample(np.random.default_rng(5))
+    e = OrbitalCaptureEnv(condition=None, scenario=spec, obs_mode="both", camera_size=32)
+    try:
+        obs, info = e.reset(seed=0)
+        assert e.observation_space.contains(obs)
+        assert obs["state"].shape == (STATE_SIZE,) and obs["image"].shape == (32, 32, 3)
+        assert obs["image"].max() > 0 and set(info) >= {"success", "metrics", "sim_error"}
+    finally:
+        e.close()
+    with pytest.raises(ValueError, match="obs_mode"):
+        OrbitalCaptureEnv(obs_mode="pixels")
