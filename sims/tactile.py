@@ -845,6 +845,7 @@ class TactileArray:
         self._origin_in_geom = np.ascontiguousarray(np.stack([p.origin_in_geom for p in pads]))
         self._radius = np.ascontiguousarray(first._radius, dtype=float)
         self._elliptic = bool(self.model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC)
+        self._no_friction = np.zeros((0, 5))  # stands in for contact.friction with elliptic cones
         log_s, log_chi = first._chi_table
         self._law = (first._e_star_h3, first.config.thickness, np.ascontiguousarray(log_s),
                      np.ascontiguousarray(log_chi))
@@ -862,9 +863,10 @@ class TactileArray:
 
     def _static_args(self) -> None:
         """Arguments of :func:`sims._tactile_kernels.pad_step` after the simulation's arrays."""
-        self._step_args = (self._geom_ids, self._rot, self._origin_in_geom, self._radius,
-                           self._rows, self._slots, self._patches, self._tractions, self._fields,
-                           *self._grid[:8], *self._law, self._grid[8])
+        floats, ints = _k.pack_static(self._geom_ids, self._rot, self._origin_in_geom,
+                                      self._radius, *self._grid[:8], *self._law)
+        self._step_args = (floats, ints, self._grid[8], self._rows, self._slots, self._patches,
+                           self._tractions, self._fields)
 
     @property
     def last_rows(self) -> np.ndarray:
@@ -934,8 +936,9 @@ class TactileArray:
             self._reserve(ncon * n_pads, 0)
             c = data.contact
             self._n = _k.pad_step(
-                ncon, c.geom, c.pos, c.frame, c.efc_address, c.dim, c.friction, data.efc_force,
-                self._elliptic, data.geom_xpos, data.geom_xmat, *self._step_args)
+                ncon, c.geom, c.pos, c.frame, c.efc_address, c.dim,
+                self._no_friction if self._elliptic else c.friction,  # pyramidal cones only
+                data.efc_force, self._elliptic, data.geom_xpos, data.geom_xmat, *self._step_args)
         if out is None:
             return self._fields[:n_pads].copy()
         out[...] = self._fields[:n_pads]
