@@ -37,10 +37,15 @@ def _from_db(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
         return 0
-    print(f"{'variant':<16} {'n':>3}  {'S_sim [95 %]':<26} {'S_reality [95 %]':<26} "
+    from metrics.report import task_base_name
+    from sim2real.suites import VARIANTS
+
+    pipeline = {v: p for p, v in VARIANTS.items()}
+    print(f"{'skill':<24} {'pipeline':<9} {'n':>3}  {'S_sim [95 %]':<26} {'S_reality [95 %]':<26} "
           f"{'loss (S_sim-S_real)/S_sim [bootstrap]':<38} paired loss [t]")
     for r in rows:
-        print(f"{r.variant or 'full':<16} {r.n:>3}  {_triple(r.s_sim):<26} {_triple(r.s_real):<26} "
+        print(f"{task_base_name(r.task):<24} {pipeline.get(r.variant, r.variant):<9} {r.n:>3}  "
+              f"{_triple(r.s_sim):<26} {_triple(r.s_real):<26} "
               f"{_triple(r.loss):<38} {_triple(r.paired_loss)}")
     return 0
 

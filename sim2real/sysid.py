@@ -395,7 +395,8 @@ class TactileCalibration:
     Attributes:
         gel_young_scale: Gel Young's modulus relative to the simulated gel.
         marker_noise_mm: Tracking noise per marker and axis [mm].
-        loaded_rows: Log rows used for the modulus (pad loaded, jaw at rest).
+        loaded_rows: Log rows used for the modulus (pad loaded, jaw at rest, in a force
+            bin shared by the robot's and the simulation's log of a scene).
         free_rows: Log rows used for the noise (no load).
     """
 
@@ -442,17 +443,18 @@ def identify_tactile(real_logs: Sequence[RobotLog], sim_logs: Sequence[RobotLog]
 
     Linear elasticity: at a given jaw force the gel's indentation is inversely
     proportional to its Young's modulus (the layer's Green's function scales with
-    ``1/E`` at fixed Poisson ratio). So the least-squares slope ``k`` of mean normal
-    indentation on jaw force (through the origin, rows where a jaw pushes with more
-    than ``min_force`` and is at rest, so the servo force equals the contact force)
-    gives ``E_real / E_sim = k_sim / k_real``, with the simulation's slope taken from
-    simulated logs of the same scenes and controller (same contact shapes). The
+    ``1/E`` at fixed Poisson ratio). So the compliance ``k`` = mean normal indentation
+    per newton of jaw force (rows where a jaw pushes with more than ``min_force`` and
+    is at rest, so the servo force equals the contact force) gives
+    ``E_real / E_sim = k_sim / k_real`` at matched forces, with the simulation's
+    compliance taken from simulated logs of the same scenes and controller (same
+    contact shapes). The
     marker noise is the spread of the tracked fields on rows with no jaw load, less
     the simulation's (zero there).
 
     Args:
         real_logs: Logs of the robot (reality proxy) with ``sensors/tactile_markers``.
-        sim_logs: Logs of the nominal simulation, same scenes.
+        sim_logs: One log of the nominal simulation per robot log: same scene, same order.
         min_force: Jaw force above which a row counts as loaded [N].
         max_speed: Jaw speed below which a jaw is at rest [m/s].
         free_force: Jaw force below which a row counts as unloaded [N].
@@ -463,18 +465,40 @@ def identify_tactile(real_logs: Sequence[RobotLog], sim_logs: Sequence[RobotLog]
     Raises:
         ValueError: On missing channels or logs without loaded rows.
     """
-    fr, ir, free_r = _compliance_rows(real_logs, min_force, max_speed, free_force)
-    fs, is_, free_s = _compliance_rows(sim_logs, min_force, max_speed, free_force)
-    if fr.size < 5 or fs.size < 5:
-        raise ValueError(f"logs have {fr.size} (robot) / {fs.size} (simulation) loaded rows with a "
-                         f"jaw force > {min_force} N at rest; record episodes that grasp")
-    k_real = float(fr @ ir / (fr @ fr))
-    k_sim = float(fs @ is_ / (fs @ fs))
-    if k_real <= 0.0 or k_sim <= 0.0:
-        raise ValueError(f"indentation/force slopes robot {k_real!r}, simulation {k_sim!r} mm/N; "
-                         "expected > 0 (pads pressed in the loaded rows)")
+    if len(real_logs) != len(sim_logs) or not real_logs:
+        raise ValueError(f"real_logs has {len(real_logs)} logs, sim_logs {len(sim_logs)}; give one "
+                         "simulated log per robot log, of the same scene, in the same order")
+    # Compare compliances per scene (an egg and a vial load the gel very differently) and at
+    # matched forces: a miscalibrated robot squeezes harder than its simulation, and the
+    # indentation per newton changes with force (the patch spreads, part of the field
+    # leaves the marker grid), so slopes over different force ranges would bias the ratio.
+    # Bins of x1.5 in force; each bin's ratio of median compliances, combined
+    # geometrically, weighted by the smaller row count.
+    edges = min_force * 1.5 ** np.arange(0, 16)
+    logs_r, weights = [], []
+    for real, sim in zip(real_logs, sim_logs, strict=True):
+        fr, ir, _ = _compliance_rows([real], min_force, max_speed, free_force)
+        fs, is_, _ = _compliance_rows([sim], min_force, max_speed, free_force)
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            br, bs = (fr >= lo) & (fr < hi), (fs >= lo) & (fs < hi)
+            n = min(int(br.sum()), int(bs.sum()))
+            if n >= 3:
+                k_real = float(np.median(ir[br] / fr[br]))
+                k_sim = float(np.median(is_[bs] / fs[bs]))
+                if k_real > 0.0 and k_sim > 0.0:
+                    logs_r.append(np.log(k_sim / k_real))
+                    weights.append(n)
+    if not weights:
+        raise ValueError(
+            f"no scene has a jaw-force range with >= 3 loaded rows (jaw force > {min_force} N "
+            "at rest) in both the robot's and the simulation's log; record more grasping "
+            "episodes of the same scenes"
+        )
+    _, _, free_r = _compliance_rows(real_logs, min_force, max_speed, free_force)
+    _, _, free_s = _compliance_rows(sim_logs, min_force, max_speed, free_force)
+    scale = float(np.exp(np.average(logs_r, weights=weights)))
     var = (float(np.var(free_r)) if free_r.size else 0.0) - (
         float(np.var(free_s)) if free_s.size else 0.0)
-    return TactileCalibration(gel_young_scale=k_sim / k_real,
+    return TactileCalibration(gel_young_scale=scale,
                               marker_noise_mm=float(np.sqrt(max(var, 0.0))),
-                              loaded_rows=int(fr.size), free_rows=int(free_r.size // 3))
+                              loaded_rows=int(sum(weights)), free_rows=int(free_r.size // 3))

@@ -11,9 +11,15 @@ import pytest
 from metrics.sim2real import rank_violations, sim_real_correlation, transfer_loss
 from sim2real import randomization as rz
 from sim2real.logs import RobotLog, commanded_ctrl, load_log, record_log, replay, save_log
-from sim2real.reality import PROFILES, RealityProfile, get_profile
+from sim2real.reality import PROFILES, RealityProfile, TouchSensorGap, get_profile
 from sim2real.transfer import EpisodeOutcome, score
-from sim2real.wrappers import Calibrated, DomainRandomization, RealityProxy, make_env
+from sim2real.wrappers import (
+    Calibrated,
+    DomainRandomization,
+    RealityProxy,
+    make_env,
+    set_gel_modulus,
+)
 
 ROVER = "embodisim/RoverTraverse-v0"
 COND = "lunar-mare-day"
@@ -299,3 +305,135 @@ def test_paired_suite_episode_records_both_sides(tmp_path: Path):
 
     assert row.metrics["sim_success"] == float(run_episode(ROVER, "scripted", 0, COND, {}))
     assert "sim2real" in __import__("tasks.suites", fromlist=["SUITES"]).SUITES
+
+
+# --- touch skill: reality proxy and randomization of the tactile task --------------------------
+
+FRAGILE = "embodisim/FragileGrasp-v0"
+EARTH = "earth-reference"
+TOUCH = slice(30, 42)  # touch features of the observation (tasks.touch.base)
+OPEN = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)  # hold still, jaws open: no contact
+
+
+def _touch_proxy(gap: TouchSensorGap, **values: float) -> RealityProxy:
+    profile = RealityProfile("t", "FragileGrasp", "test", ("test",), values=values, touch=gap)
+    return RealityProxy(make_env(FRAGILE, condition=EARTH, scenario_seed=0), profile)
+
+
+def test_touch_marker_noise_appears_in_the_field_with_the_stated_spread():
+    sigma = 0.01  # [mm]
+    env = _touch_proxy(TouchSensorGap(marker_noise_mm=sigma))
+    env.reset(seed=0)
+    fields, feats = [], []
+    for _ in range(20):
+        obs, *_ = env.step(OPEN)
+        assert not env.unwrapped._markers.any()  # the simulator's own field stays exact (no load)
+        fields.append(env.tracked_markers() * 1e3)
+        feats.append(obs[TOUCH])
+    u, f = np.asarray(fields), np.asarray(feats, dtype=float).reshape(-1, 2, 6)
+    # 20 x 2 x 63 x 3 draws: the sample std is within 3 % (1 sigma) of sigma
+    assert u.std() == pytest.approx(sigma, rel=0.1)
+    assert abs(u.mean()) < 0.1 * sigma
+    # the tasks' mean indentation clips at zero: E[max(0, N(0, s^2))] = s / sqrt(2 pi)
+    assert f[:, :, 0].mean() == pytest.approx(sigma / np.sqrt(2 * np.pi), rel=0.12)
+    sim = make_env(FRAGILE, condition=EARTH, scenario_seed=0)
+    sim.reset(seed=0)
+    assert not np.any(sim.step(OPEN)[0][TOUCH])  # nominal: no load, no touch signal
+
+
+def test_lost_markers_keep_their_last_value_and_frames_are_held():
+    env = _touch_proxy(TouchSensorGap(marker_noise_mm=0.01, lost_markers=0.3))
+    env.reset(seed=1)
+    prev = env.tracked_markers()
+    held = []
+    for _ in range(20):
+        env.step(OPEN)
+        cur = env.tracked_markers()
+        held.append(np.all(cur == prev, axis=-1))  # (2, N): marker kept exactly
+        prev = cur
+    assert np.mean(held) == pytest.approx(0.3, abs=0.05)  # 2520 markers: 1 sigma ~ 0.009
+    slow = _touch_proxy(TouchSensorGap(marker_noise_mm=0.01, frame_steps=2))
+    obs0, _ = slow.reset(seed=1)
+    feats = [obs0[TOUCH]] + [slow.step(OPEN)[0][TOUCH] for _ in range(6)]
+    for k in range(0, 6, 2):  # a new frame at steps 0, 2, 4, held one step each
+        np.testing.assert_array_equal(feats[k], feats[k + 1])
+        assert not np.array_equal(feats[k + 1], feats[k + 2])
+
+
+def test_gel_modulus_scales_the_marker_field_as_linear_elasticity():
+    env = make_env(FRAGILE, condition=EARTH, scenario_seed=0)
+    u = env.unwrapped
+    nominal, cal = u.pads[0], u.tactile_calibration
+    a = float(nominal.patch_radius(np.array([2.0]), np.array([0.015]))[0])
+    press = np.array([[0.002, -0.001, 0.3, 0.0, -2.0, a]])  # 2 N press + 0.3 N shear
+    t = nominal.patch_tractions(press)
+    set_gel_modulus(env, 1.4)
+    aged = u.pads[0]
+    assert aged.config.young == pytest.approx(1.4 * u.pad_config.young)
+    # same tractions: displacements scale exactly with 1/E (fixed Poisson ratio)
+    np.testing.assert_allclose(aged.marker_field(t), nominal.marker_field(t) / 1.4,
+                               rtol=1e-9, atol=1e-15)
+    # same force through the whole path (each gel's own contact radius): the mean normal
+    # displacement over the pad, ~ the layer's k = 0 compliance F h / (lambda + 2 mu), stays
+    # within 5 % of 1/E although the patch shrinks on the stiffer gel
+    def mean_indent(pad):
+        p = press.copy()
+        p[0, 5] = pad.patch_radius(np.array([2.0]), np.array([0.015]))[0]
+        return -pad.marker_field(pad.patch_tractions(p))[:, 2].mean()
+    assert mean_indent(aged) / mean_indent(nominal) == pytest.approx(1 / 1.4, rel=0.05)
+    assert aged.patch_radius(np.array([2.0]), np.array([0.015]))[0] < a
+    assert u.tactile_calibration == cal  # the controller keeps the fresh gel's calibration
+    set_gel_modulus(env, 1.0)
+    np.testing.assert_allclose(u.pads[0].marker_field(t), nominal.marker_field(t), rtol=1e-12)
+    with pytest.raises(ValueError, match="no tactile pads"):
+        set_gel_modulus(make_env(ROVER, condition=COND, scenario_seed=0), 1.2)
+
+
+def test_touch_proxy_scales_every_episodes_own_draws():
+    real = make_env(FRAGILE, reality="touch-composite", condition=EARTH, scenario_seed=0)
+    sim = make_env(FRAGILE, condition=EARTH, scenario_seed=0)
+    m, n = real.unwrapped.model, sim.unwrapped.model
+    obj, geom = n.body("object").id, n.geom("object").id
+    pad = n.geom(sim.unwrapped.arm.left_pad).id
+    for seed in (0, 1):
+        real.reset(seed=seed)
+        sim.reset(seed=seed)
+        assert real.unwrapped.sampled == sim.unwrapped.sampled  # the task's draws, unchanged ...
+        # ... and the proxy's errors on top of them
+        assert m.body_mass[obj] == pytest.approx(1.25 * n.body_mass[obj])
+        np.testing.assert_allclose(m.body_inertia[obj], 1.25 * n.body_inertia[obj])
+        assert m.geom_friction[geom, 0] == pytest.approx(0.7 * n.geom_friction[geom, 0])
+        assert m.geom_friction[pad, 0] == pytest.approx(0.7 * n.geom_friction[pad, 0])
+        np.testing.assert_allclose(m.actuator_gainprm[:, 0], 0.85 * n.actuator_gainprm[:, 0])
+    assert real.unwrapped.pads[1].config.young == pytest.approx(1.4 * sim.unwrapped.pad_config.young)
+    assert real.unwrapped.tactile_calibration == sim.unwrapped.tactile_calibration
+
+
+def test_touch_randomization_changes_only_what_it_draws():
+    env = DomainRandomization(make_env(FRAGILE, condition=EARTH, scenario_seed=0), "touch-dr",
+                              randomization_seed=3)
+    u = env.unwrapped
+    m = u.model
+    obj = m.body("object").id
+    snaps, infos, obs = [], [], []
+    for _ in range(2):
+        o, info = env.reset(seed=0)
+        snaps.append({f: getattr(m, f).copy() for f in rz.MODEL_FIELDS})
+        info["sampled"] = dict(u.sampled)
+        infos.append(info)
+        obs.append(o)
+        v = info["randomization"]
+        # the task's own draw, scaled by the randomization
+        assert m.body_mass[obj] == pytest.approx(info["sampled"]["object_mass"] * v["mass_scale:object"])
+        assert u.pads[0].config.young == pytest.approx(v["gel_young_scale"] * u.pad_config.young)
+    a, b = infos
+    assert a["sampled"] == b["sampled"]  # same reset seed: same task draws
+    assert a["randomization"] != b["randomization"]
+    np.testing.assert_array_equal(obs[0][:TOUCH.start], obs[1][:TOUCH.start])
+    allowed = {"geom_friction": (slice(None), 0), "body_mass": obj, "body_inertia": obj,
+               "actuator_gainprm": (slice(None), 0), "actuator_biasprm": (slice(None), slice(1, 3))}
+    for f in rz.MODEL_FIELDS:
+        diff = snaps[0][f] != snaps[1][f]
+        if f in allowed:
+            diff[allowed[f]] = False
+        assert not diff.any(), f"{f} changed outside the randomized entries"
