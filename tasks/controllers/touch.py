@@ -80,6 +80,12 @@ class TouchController:
         constants: Robot constants.
         use_touch: False gives the no-touch ablation (fixed grip command).
         handle_grip: Grip force demand on rigid handles [N].
+        handle_mu: Friction coefficient the handle grip law assumes (1); the handle is
+            held mostly by the jaw normals (the pull runs along the jaw axis), friction
+            carries only the off-axis load.
+        hold_grip: Grip force demand once the fixture is open [N]: the pull is over, so
+            the jaws only keep contact (a pull-strength squeeze of a free-sliding
+            drawer makes it chatter between the jaws, and the rest rule fails).
         fragile_grip: Initial grip force demand on fragile objects [N].
         mu_low: Conservative friction coefficient assumed by the grip law (1).
         safety: Safety factor of the grip law (1).
@@ -90,16 +96,22 @@ class TouchController:
         pull_speed: TCP speed along the opening path [m per control step].
         lift_height: Lift target above the grasp height [m].
         open_target: Opening fraction at which the pull stops (vision estimate).
+        slip_drift: Creep of the contact centroid along the pads towards the fingertips
+            [mm] that counts as gross slip of a lifted object.
+        max_boost: Largest factor the slip reactions put on the grip demand (1).
     """
 
     def __init__(self, constants: RobotConstants, use_touch: bool = True,
-                 handle_grip: float = 12.0, fragile_grip: float = 1.0, mu_low: float = 0.3,
+                 handle_grip: float = 6.0, handle_mu: float = 1.0, hold_grip: float = 1.5,
+                 fragile_grip: float = 1.0, mu_low: float = 0.3,
                  safety: float = 1.6, fixed_grip_force: float = 3.0, speed: float = 0.008,
                  pull_speed: float = 0.003, lift_height: float = 0.13,
-                 open_target: float = 0.83):
+                 open_target: float = 0.83, slip_drift: float = 0.3, max_boost: float = 4.0):
         self.c = constants
         self.use_touch = bool(use_touch)
         self.handle_grip = handle_grip
+        self.handle_mu = handle_mu
+        self.hold_grip = hold_grip
         self.fragile_grip = fragile_grip
         self.mu_low = mu_low
         self.safety = safety
@@ -108,6 +120,8 @@ class TouchController:
         self.pull_speed = pull_speed
         self.lift_height = lift_height
         self.open_target = open_target
+        self.slip_drift = slip_drift
+        self.max_boost = max_boost
         self.reset(0)
 
     @classmethod
@@ -148,6 +162,8 @@ class TouchController:
         self.lost = 0
         self.regrasps = 0
         self.hold_z = 0.0
+        self.c_ref: float | None = None
+        self.pause = 0
 
     # ------------------------------------------------------------------ sensing
     def _touch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -186,14 +202,14 @@ class TouchController:
     def _regulate(self, obs: np.ndarray, n_meas: float, felt: float | None = None) -> None:
         """Jaw set point from the force demand: servo-law feed-forward + touch integral.
 
-        ``felt`` (default ``n_meas``) is the largest pad force; below 0.05 N the object
+        ``felt`` (default ``n_meas``) is the largest pad force; below 0.03 N the object
         is no longer felt and the jaws close again at ~6 mm/s (1.5 mm servo lead).
         """
         q = float(np.mean(obs[JAW]))
-        if (n_meas if felt is None else felt) < 0.05:
+        if (n_meas if felt is None else felt) < 0.03:
             self.jaw_target = q - 0.0015
             return
-        self.integral += 0.08 * (self.demand - n_meas) / self.c.finger_kp
+        self.integral += 0.16 * (self.demand - n_meas) / self.c.finger_kp
         self.integral = float(np.clip(self.integral, -0.01, 0.01))
         self.jaw_target = q - self.demand / self.c.finger_kp - self.integral
 
@@ -220,14 +236,18 @@ class TouchController:
         ee = obs[EE]
         normal, shear, centroid, force = self._touch(obs)
         if self.phase == "retreat":
-            # lost the handle: back off, open, wait until the handle is still, grasp again
-            self.jaw_target = 0.03
-            a = self._move(obs, self.retreat_p, None, self.speed)
+            # lost the handle: open fully, back off straight up from where the hand is now
+            # (a fixture that ran away may have dragged it: pushing back towards the old
+            # position wedges the handle between the fingers), wait until the handle is
+            # still, grasp again
+            self.jaw_target = self.c.stroke
+            up = np.array([ee[0], ee[1], self.retreat_p[2]])
+            a = self._move(obs, up, None, self.speed)
             frac = float(obs[VIS][5])
             self.still = self.still + 1 if abs(frac - self.last_frac) < 0.004 else 0
             self.last_frac = frac
             self.waited += 1
-            if (self.still >= 5 and np.linalg.norm(ee - self.retreat_p) < 0.015) or \
+            if (self.still >= 5 and abs(ee[2] - self.retreat_p[2]) < 0.015) or \
                     self.waited > 50:
                 self.phase = "approach"
                 self.grasp = None
@@ -259,7 +279,7 @@ class TouchController:
                 if self.stable > 40:
                     self._start_pull(obs)
                 return self._jaw(a)
-            if self._close_on(obs, normal, self.handle_grip, 0.0, 0.3):
+            if self._close_on(obs, normal, self.handle_grip, 0.0, 0.15):
                 # contact-guided alignment: centre the handle between the jaws (equal normal
                 # forces) and on the pads along hand z (indentation centroid)
                 s_, c_ = obs[YAW]
@@ -282,7 +302,7 @@ class TouchController:
         if self.phase == "pull":
             opening = self._angle(obs)
             if self.use_touch:
-                if max(normal) < 0.3:
+                if max(normal) < 0.15:
                     self.lost += 1
                     if self.lost >= 3 and self.regrasps < 3:
                         self.regrasps += 1
@@ -291,11 +311,12 @@ class TouchController:
                 else:
                     self.lost = 0
                 t_mag = float(np.linalg.norm(shear, axis=1).max())
-                self.demand = min(max(self.handle_grip, self.safety * t_mag / 0.5), 60.0)
+                self.demand = min(max(self.handle_grip, self.safety * t_mag / self.handle_mu), 30.0)
                 self._regulate(obs, min(normal), max(normal))
             if float(obs[VIS][5]) >= self.open_target:
                 self.phase = "hold"
                 self.hold_p = obs[TGT].astype(float).copy()
+                self.integral = 0.0  # the pull's wound-up squeeze is not carried into the hold
                 return self._jaw(np.zeros(5))
             # the set point runs ahead of the measured opening by at most `lead`
             lead = 0.015 / self.radius if self.c.task != "drawer" else 0.015
@@ -317,10 +338,11 @@ class TouchController:
                     self.offset *= 0.01 / n
             a = self._move(obs, p_des + self.offset, yaw_des, 3 * self.pull_speed)
             return self._jaw(a)
-        # hold
+        # hold: a light, touch-regulated grip (mean pad force) keeps the contact without
+        # squeezing the handle against the jaws' force limit
         if self.use_touch:
-            self.demand = self.handle_grip
-            self._regulate(obs, min(normal), max(normal))
+            self.demand = self.hold_grip
+            self._regulate(obs, float(np.mean(normal)), max(normal))
         return self._jaw(self._move(obs, self.hold_p, None, self.speed))
 
     def _start_pull(self, obs: np.ndarray) -> None:
@@ -369,7 +391,7 @@ class TouchController:
 
     def _fragile(self, obs: np.ndarray) -> np.ndarray:
         ee = obs[EE]
-        normal, shear, _, _ = self._touch(obs)
+        normal, shear, centroid, _ = self._touch(obs)
         if self.phase == "approach":
             if self.grasp is None:
                 self.grasp = self._grasp_point(obs)
@@ -406,22 +428,41 @@ class TouchController:
                 self.stable = 0
             return self._jaw(a)
         # lift / hold
+        pause = False
         if self.use_touch:
             t_mag = float(np.linalg.norm(shear, axis=1).mean())
             n_mean = float(np.mean(normal))
             # incipient slip: the load ratio nears the assumed friction, or the shear
             # collapses while loaded (the object starts sliding)
             if n_mean > 0.1 and t_mag / n_mean > 0.8 * self.mu_low:
-                self.boost = min(self.boost * 1.15, 4.0)
+                self.boost = min(self.boost * 1.15, self.max_boost)
             if self.prev_shear > 0.1 and t_mag < 0.6 * self.prev_shear:
-                self.boost = min(self.boost * 1.3, 4.0)
+                self.boost = min(self.boost * 1.3, self.max_boost)
             self.prev_shear = t_mag
+            # gross slip: the contact creeps along the pads towards the fingertips (the
+            # object slides down between the jaws); squeeze harder and stop lifting until
+            # the contact stands still on the gel again
+            if min(normal) > 0.05:
+                cz = float(np.mean(centroid[:, 1]))
+                if self.c_ref is None:
+                    self.c_ref = cz
+                elif cz - self.c_ref > self.slip_drift:
+                    self.boost = min(self.boost * 1.5, self.max_boost)
+                    self.c_ref = cz
+                    self.pause = 5
+                else:
+                    self.c_ref = min(self.c_ref, cz)
+            if self.pause > 0:
+                self.pause -= 1
+                pause = True
             self.demand = max(self.fragile_grip, self.safety * t_mag / self.mu_low) * self.boost
             self._regulate(obs, n_mean)
         z_goal = self.p0[2] + self.lift_height
         p_des = np.array([self.p0[0], self.p0[1], z_goal])
         # load phase: the first 1.5 cm slowly, so the grip can follow the unloading table
         speed = 0.0005 if float(obs[TGT][2]) < self.p0[2] + 0.015 else 0.002
+        if pause:
+            p_des = obs[TGT].astype(float).copy()
         return self._jaw(self._move(obs, p_des, self.yaw0, speed))
 
     def _close_on(self, obs: np.ndarray, normal: np.ndarray, demand: float, half_est: float,
