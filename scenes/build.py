@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -99,14 +100,60 @@ def light_reference(spec: ScenarioSpec) -> float:
     return max(_direct_irradiance(spec), spec.lighting.ambient_irradiance, head_at_2m, 1e-6)
 
 
-def build_scene(spec: ScenarioSpec, base_heights: np.ndarray | None = None) -> Scene:
+@dataclass(frozen=True)
+class TerrainStage:
+    """First stage of a build: the terrain heights, and the generator state after them.
+
+    ``build_scene(spec, stage=terrain_stage(spec))`` equals ``build_scene(spec)``;
+    the split lets checks that need only the heights (the goal-region slope) run
+    before the meshes are made and the model compiled.
+    """
+
+    heights: np.ndarray | None  # (nrow, ncol) terrain heights [m], None without terrain
+    n_craters: int  # craters carved
+    rng_state: dict[str, Any]  # bit-generator state of the scene generator after the terrain
+
+    def rng(self) -> np.random.Generator:
+        """A fresh generator continuing the scene's random stream after the terrain."""
+        bg = np.random.PCG64()
+        bg.state = self.rng_state
+        return np.random.Generator(bg)
+
+
+def terrain_stage(spec: ScenarioSpec, base_heights: np.ndarray | None = None) -> TerrainStage:
+    """Terrain heights of ``spec`` (first part of :func:`build_scene`).
+
+    The base is ``base_heights`` when given, else the DEM named by
+    ``spec.terrain.dem`` (checked against its SHA-256), else flat.
+    """
+    rng = np.random.default_rng(spec.seed)
+    heights = None
+    n_craters = 0
+    if spec.terrain.enabled:
+        if base_heights is None and spec.terrain.dem is not None:
+            from scenes.dem import base_for_spec
+
+            base_heights = base_for_spec(spec)
+        heights, n_craters = _terrain_heights(spec, rng, base_heights)
+    return TerrainStage(heights, n_craters, rng.bit_generator.state)
+
+
+def build_scene(
+    spec: ScenarioSpec,
+    base_heights: np.ndarray | None = None,
+    stage: TerrainStage | None = None,
+) -> Scene:
     """Build the full scene (MjSpec plus derived data) from a spec.
 
     ``base_heights`` is an optional terrain base of shape ``(terrain.nrow,
     terrain.ncol)`` [m] (a real DEM resampled by ``scenes.dem.terrain_base``);
-    roughness, slope and craters are added on top of it.
+    roughness, slope and craters are added on top of it. Without it a spec
+    naming a DEM (``terrain.dem``) gets that DEM as its base. ``stage`` is the
+    result of :func:`terrain_stage` for this spec, when already computed.
     """
-    rng = np.random.default_rng(spec.seed)
+    if stage is None:
+        stage = terrain_stage(spec, base_heights)
+    rng = stage.rng()
     ms = mujoco.MjSpec()
     ms.modelname = f"embodisim_{spec.condition.replace('-', '_')}"
     ms.option.timestep = TIMESTEP
@@ -129,13 +176,13 @@ def build_scene(spec: ScenarioSpec, base_heights: np.ndarray | None = None) -> S
     )
     del mat
     mu = spec.regolith.friction
-    heights = None
-    n_craters = n_rocks = dropped = 0
+    heights = stage.heights
+    n_craters = stage.n_craters
+    n_rocks = dropped = 0
     radii: list[float] = []
     centres: list[tuple[float, float]] = []
     rover_params = None
-    if spec.terrain.enabled:
-        heights, n_craters = _terrain_heights(spec, rng, base_heights)
+    if heights is not None:
         _add_terrain(ms, spec, heights, mu)
         n_rocks, dropped, radii, centres = _add_rocks(ms, spec, heights, rng, mu)
     else:
@@ -311,56 +358,60 @@ def _add_rocks(
         t.size_x - 2 * margin, t.size_y - 2 * margin, r.abundance_k, r.d_min, r.d_max, rng
     )
     order = np.argsort(-rocks.diameter, kind="stable")[: r.max_count]
-    keep_pts = np.array([[spec.robot.x, spec.robot.y], [spec.goal.x, spec.goal.y]])
-    n = dropped = 0
+    n = 0
     radii: list[float] = []
     centres: list[tuple[float, float]] = []
     albedo = ALBEDO_RGB[spec.body.name]
     rock_rgb = [min(1.0, a * 1.3) for a in albedo]  # rocks slightly brighter than fines, assumed
     protos = _rock_prototypes()
+    cand_x, cand_y, cand_d = rocks.x[order], rocks.y[order], rocks.diameter[order]
     # Terrain height under every candidate at once (bilinear, pointwise: the same values
     # as one call per rock, without the per-call overhead).
-    zs_all = terr.surface_height(hf, t.size_x, t.size_y, rocks.x[order], rocks.y[order])
-    (k0x, k0y), (k1x, k1y) = keep_pts.tolist()
-    for rank, idx in enumerate(order):
-        x, y, d = float(rocks.x[idx]), float(rocks.y[idx]), float(rocks.diameter[idx])
-        proto_verts, faces = protos[int(rng.integers(N_ROCK_PROTOTYPES))]
-        yaw = float(rng.uniform(0.0, 2.0 * math.pi))
-        rot = np.array(
-            [
-                [math.cos(yaw), -math.sin(yaw), 0.0],
-                [math.sin(yaw), math.cos(yaw), 0.0],
-                [0.0, 0.0, 1.0],
-            ]
-        )
-        verts = d * proto_verts @ rot.T
-        xy = verts[:, :2]
-        bound = float(np.sqrt(np.max(np.add.reduce(xy * xy, axis=1))))
-        # distance to the start and the goal (same arithmetic as numpy's 2-vector norm)
-        d0 = math.sqrt((k0x - x) * (k0x - x) + (k0y - y) * (k0y - y))
-        d1 = math.sqrt((k1x - x) * (k1x - x) + (k1y - y) * (k1y - y))
-        if min(d0, d1) < bound + ROCK_CLEARANCE:
-            dropped += 1
-            continue
-        vz = verts[:, 2]
-        z_extent = float(vz.max() - vz.min())
-        zs = zs_all[rank]
-        # bury the lower third of the rock, as partly embedded boulders are (assumed)
-        z = float(zs) - float(verts[:, 2].min()) - z_extent / 3.0
+    zs_all = terr.surface_height(hf, t.size_x, t.size_y, cand_x, cand_y)
+    # Shape and yaw of every candidate, drawn in candidate order (prototype, then yaw) from
+    # the scene generator - also for the candidates dropped below, so that the stream does
+    # not depend on which are kept.
+    n_cand = len(order)
+    kinds = np.empty(n_cand, dtype=np.int64)
+    yaws = np.empty(n_cand)
+    for rank in range(n_cand):
+        kinds[rank] = rng.integers(N_ROCK_PROTOTYPES)
+        yaws[rank] = rng.uniform(0.0, 2.0 * math.pi)
+    # A yaw about z keeps horizontal distances and heights: the plan-view bounding radius,
+    # the lowest point and the height of a rock follow from its prototype and diameter.
+    r_xy, z_lo, z_hi = _rock_prototype_extents()
+    bound = cand_d * r_xy[kinds]
+    keep = np.hypot(cand_x - spec.robot.x, cand_y - spec.robot.y)
+    keep = np.minimum(keep, np.hypot(cand_x - spec.goal.x, cand_y - spec.goal.y))
+    kept = keep >= bound + ROCK_CLEARANCE
+    # bury the lower third of the rock, as partly embedded boulders are (assumed)
+    lo, hi = cand_d * z_lo[kinds], cand_d * z_hi[kinds]
+    z_all = zs_all - lo - (hi - lo) / 3.0
+    cos_y, sin_y = np.cos(yaws), np.sin(yaws)
+    rgba = [*rock_rgb, 1.0]
+    friction = [mu, 0.005, 0.0001]
+    wb = ms.worldbody
+    for rank in np.flatnonzero(kept).tolist():
+        proto_verts, faces = protos[int(kinds[rank])]
+        c, sn = float(cos_y[rank]), float(sin_y[rank])
+        rot = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
+        verts = float(cand_d[rank]) * proto_verts @ rot.T
         name = f"rock_{n}"
         ms.add_mesh(name=name, uservert=verts.ravel().tolist(), userface=faces.ravel().tolist())
-        ms.worldbody.add_geom(
+        x, y = float(cand_x[rank]), float(cand_y[rank])
+        wb.add_geom(
             name=name,
             type=mujoco.mjtGeom.mjGEOM_MESH,
             meshname=name,
-            pos=[x, y, z],
-            rgba=[*rock_rgb, 1.0],
-            friction=[mu, 0.005, 0.0001],
+            pos=[x, y, float(z_all[rank])],
+            rgba=rgba,
+            friction=friction,
             condim=3,
         )
-        radii.append(bound)
+        radii.append(float(bound[rank]))
         centres.append((x, y))
         n += 1
+    dropped = n_cand - n
     return n, dropped, radii, centres
 
 
@@ -377,6 +428,16 @@ def _rock_prototypes() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     return tuple(out)
 
 
+@functools.cache
+def _rock_prototype_extents() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per prototype: plan-view bounding radius, lowest and highest vertex z (unit diameter)."""
+    protos = _rock_prototypes()
+    r_xy = np.array([float(np.sqrt(np.max(np.sum(v[:, :2] ** 2, axis=1)))) for v, _ in protos])
+    z_lo = np.array([float(v[:, 2].min()) for v, _ in protos])
+    z_hi = np.array([float(v[:, 2].max()) for v, _ in protos])
+    return r_xy, z_lo, z_hi
+
+
 def _rover_spawn_z(scene: Scene, p: RoverParams) -> float:
     """Chassis height so that the lowest wheel just touches the terrain under it."""
     s = scene.spec
@@ -390,8 +451,11 @@ def _rover_spawn_z(scene: Scene, p: RoverParams) -> float:
     return top + p.rest_height + SPAWN_GAP
 
 
-def describe(scene: Scene) -> dict[str, float | int | str]:
-    """Summary numbers of a built scene (for listings and the library index)."""
+def describe(scene: Scene, max_slope: float | None = None) -> dict[str, float | int | str]:
+    """Summary numbers of a built scene (for listings and the library index).
+
+    ``max_slope`` is the steepest terrain slope [deg] when the caller already has it.
+    """
     s = scene.spec
     out: dict[str, float | int | str] = {
         "condition": s.condition,
@@ -405,5 +469,9 @@ def describe(scene: Scene) -> dict[str, float | int | str]:
     }
     if scene.heights is not None:
         t = s.terrain
-        out["max_slope_deg"] = float(terr.max_slope_deg(scene.heights, t.size_x, t.size_y))
+        out["max_slope_deg"] = (
+            float(terr.max_slope_deg(scene.heights, t.size_x, t.size_y))
+            if max_slope is None
+            else float(max_slope)
+        )
     return out

@@ -44,7 +44,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from scenes.spec import ScenarioSpec
+from scenes.spec import DemRef, ScenarioSpec
+
+__all__ = ["DemError", "DemGrid", "DemRef"]  # DemRef lives in scenes.spec (TerrainSpec.dem)
 
 # PDS3 SAMPLE_TYPE -> numpy byte order and kind (PDS3 Standards Reference, Appendix C).
 _PDS3_TYPES: dict[str, tuple[str, str]] = {
@@ -163,18 +165,6 @@ class DemGrid:
         row = int(round((lat0 - lat) * res))
         col = int(round(((lon - lon0) % 360.0) * res))
         return row, col
-
-
-@dataclass(frozen=True)
-class DemRef:
-    """How a ScenarioSpec would name its DEM base (proposed ``TerrainSpec.dem``)."""
-
-    path: str  # DEM file (.npy, .tif/.tiff, PDS3 .LBL/.IMG), relative to the library/spec folder
-    sha256: str  # SHA-256 of the data file: a changed file is refused
-    resolution_m: float | None = None  # pixel size [m] when the file does not carry it (.npy)
-    window: tuple[int, int, int, int] | None = None  # (row0, col0, nrows, ncols); None = all
-    center: tuple[float, float] | None = None  # scene origin, (row, col) in the window; None = centre
-    datum_m: float = 0.0  # subtracted from every height [m] (0 keeps the real heights)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,3 +623,82 @@ def dem_from_ref(ref: DemRef, folder: str | os.PathLike[str] = ".") -> DemGrid:
     if ref.window is not None:
         dem = dem.window(*ref.window)
     return dem
+
+
+def dem_ref_for(
+    path: str | os.PathLike[str],
+    resolution_m: float | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    center: tuple[float, float] | None = None,
+    datum_m: float = 0.0,
+) -> DemRef:
+    """A :class:`DemRef` naming ``path`` (made absolute) with the file's current SHA-256.
+
+    The file is read once here, so a DEM that does not load is refused now rather
+    than at build time.
+    """
+    p = Path(path).resolve()
+    dem = load_dem(p, resolution_m)
+    return DemRef(path=str(p), sha256=dem.sha256, resolution_m=resolution_m, window=window,
+                  center=center, datum_m=datum_m)
+
+
+# Per process: loaded DEMs keyed by the file's identity (path, size, inode, times), so a
+# library build reads and hashes each DEM once, while a file changed on disk is read again
+# and checked against the spec's SHA-256.
+_DEM_CACHE: dict[tuple[Any, ...], DemGrid] = {}
+_BASE_CACHE: dict[tuple[Any, ...], np.ndarray] = {}
+_CACHE_MAX = 8
+
+
+def _cached_dem(p: Path, resolution_m: float | None) -> DemGrid:
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, resolution_m)
+    dem = _DEM_CACHE.get(key)
+    if dem is None:
+        dem = load_dem(p, resolution_m)
+        if len(_DEM_CACHE) >= _CACHE_MAX:
+            _DEM_CACHE.clear()
+        _DEM_CACHE[key] = dem
+    return dem
+
+
+def base_for_spec(spec: ScenarioSpec) -> np.ndarray:
+    """Terrain base heights of a spec naming a DEM (``spec.terrain.dem``), ``(nrow, ncol)`` [m].
+
+    Raises:
+        DemError: Naming ``terrain.dem.path`` when the file is missing or unreadable,
+            ``terrain.dem.sha256`` when its content changed, or the window/centre
+            when the scene patch does not fit the DEM.
+    """
+    t = spec.terrain
+    ref = t.dem
+    if ref is None:
+        raise DemError("terrain.dem: not set; this spec has no DEM base")
+    p = Path(ref.path)
+    if not p.is_file():
+        raise DemError(
+            f"terrain.dem.path: {ref.path!r} does not exist (working directory {os.getcwd()}); "
+            "restore the DEM file at that path or regenerate the scene"
+        )
+    try:
+        dem = _cached_dem(p, ref.resolution_m)
+    except (DemError, FileNotFoundError, OSError) as exc:
+        raise DemError(f"terrain.dem.path: {ref.path!r} could not be read: {exc}") from None
+    if dem.sha256 != ref.sha256:
+        raise DemError(
+            f"terrain.dem.sha256: {ref.path} hashes to {dem.sha256[:16]}..., the spec expects "
+            f"{ref.sha256[:16]}...; the DEM file changed - restore the original or regenerate "
+            "the scene"
+        )
+    key = (dem.sha256, ref.resolution_m, ref.window, ref.center, ref.datum_m,
+           t.size_x, t.size_y, t.nrow, t.ncol)
+    base = _BASE_CACHE.get(key)
+    if base is None:
+        grid = dem.window(*ref.window) if ref.window is not None else dem
+        base = terrain_base(grid, t.size_x, t.size_y, t.nrow, t.ncol, ref.center, ref.datum_m)
+        base.setflags(write=False)
+        if len(_BASE_CACHE) >= _CACHE_MAX:
+            _BASE_CACHE.clear()
+        _BASE_CACHE[key] = base
+    return base

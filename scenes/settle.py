@@ -13,7 +13,7 @@ import mujoco
 import numpy as np
 
 from scenes import terrain as terr
-from scenes.build import Scene, build_scene
+from scenes.build import Scene, build_scene, terrain_stage
 from scenes.spec import ScenarioSpec
 from sims import world
 
@@ -64,12 +64,34 @@ def settle_time(spec: ScenarioSpec) -> float:
 
 
 def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport:
-    """Build, compile and simulate the scene at rest; report what is wrong with it."""
+    """Build, compile and simulate the scene at rest; report what is wrong with it.
+
+    The goal-region slope depends on the terrain heights alone, so it is checked
+    first: a scene failing it is reported invalid (with that reason only) without
+    building its meshes, compiling or simulating it.
+    """
     from scenes.build import describe
 
     reasons: list[str] = []
     try:
-        scene = scene or build_scene(spec)
+        stage = None
+        heights = scene.heights if scene is not None else None
+        if scene is None:
+            stage = terrain_stage(spec)
+            heights = stage.heights
+        slopes = None
+        if heights is not None:
+            t = spec.terrain
+            slopes = terr.slope_map_deg(heights, t.size_x, t.size_y)
+            gslope = _goal_slope(slopes, spec)
+            if gslope > GOAL_SLOPE_TOL_DEG:
+                return SettleReport(
+                    valid=False,
+                    reasons=(f"goal region slope {gslope:.1f} deg > {GOAL_SLOPE_TOL_DEG} deg",),
+                )
+        scene = scene or build_scene(spec, stage=stage)
+        # Mesh processing on one thread: library workers already use every core.
+        scene.mjspec.compiler.usethread = False
         model = world.compile_spec(scene.mjspec)
     except ValueError as exc:
         return SettleReport(valid=False, reasons=(f"compile: {exc}",))
@@ -111,17 +133,6 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
                 reasons.append(
                     f"rover hopped: lowest wheel {hop:.3f} m above ground (> {HOP_TOL} m)"
                 )
-    if scene.heights is not None:
-        t = spec.terrain
-        gslope = terr.max_slope_deg(
-            scene.heights,
-            t.size_x,
-            t.size_y,
-            center=(spec.goal.x, spec.goal.y),
-            radius=spec.goal.radius,
-        )
-        if gslope > GOAL_SLOPE_TOL_DEG:
-            reasons.append(f"goal region slope {gslope:.1f} deg > {GOAL_SLOPE_TOL_DEG} deg")
     return SettleReport(
         valid=not reasons,
         reasons=tuple(reasons),
@@ -130,8 +141,17 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
         rover_drift_m=drift,
         rover_tilt_deg=tilt,
         n_contacts=int(data.ncon),
-        summary=describe(scene),
+        summary=describe(scene, None if slopes is None else float(slopes.max())),
     )
+
+
+def _goal_slope(slopes: np.ndarray, spec: ScenarioSpec) -> float:
+    """Steepest slope [deg] within the goal disc (as ``terrain.max_slope_deg`` with a centre)."""
+    t = spec.terrain
+    x, y = terr.grid_axes(t.size_x, t.size_y, *slopes.shape)
+    g = spec.goal
+    mask = (x[None, :] - g.x) ** 2 + (y[:, None] - g.y) ** 2 <= g.radius**2
+    return float(slopes[mask].max()) if mask.any() else 0.0
 
 
 def _lowest_wheel_clearance(model: mujoco.MjModel, data: mujoco.MjData, scene: Scene) -> float:
@@ -146,10 +166,6 @@ def _lowest_wheel_clearance(model: mujoco.MjModel, data: mujoco.MjData, scene: S
 
 
 def _wheels_in_contact(model: mujoco.MjModel, data: mujoco.MjData) -> int:
-    wheel_ids = {model.geom(f"rover_wheel_{w}").id for w in ("fl", "fr", "rl", "rr")}
-    touching = set()
-    for c in data.contact[: data.ncon]:
-        for g in (int(c.geom1), int(c.geom2)):
-            if g in wheel_ids:
-                touching.add(g)
-    return len(touching)
+    wheel_ids = [model.geom(f"rover_wheel_{w}").id for w in ("fl", "fr", "rl", "rr")]
+    touching = data.contact.geom[: data.ncon].ravel()
+    return int(np.isin(wheel_ids, touching).sum())
