@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,16 +26,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--conditions", default=None,
                    help="comma-separated condition names (default: the whole catalog)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes (default: the CPUs this process may use)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--chunk", type=int, default=None, help="scenes per task and per transaction")
+    p.add_argument("--dem", type=Path, default=None,
+                   help="real DEM as every scene's terrain base: .npy, .tif/.tiff or PDS3 .lbl/.img "
+                        "(each scene at a random spot; craters, roughness, rocks added on top)")
+    p.add_argument("--dem-resolution", type=float, default=None,
+                   help="DEM pixel size [m] (required for .npy; overrides the file's)")
+    p.add_argument("--dem-window", default=None,
+                   help="ROW0,COL0,NROWS,NCOLS: use only this part of the DEM")
+    p.add_argument("--dem-datum", type=float, default=0.0,
+                   help="height [m] subtracted from the DEM (default 0: real heights)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_generate)
 
     p = lsub.add_parser("validate", help="re-check every scene; exit 0 only when all are valid")
     p.add_argument("library", type=Path)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel worker processes (default: the CPUs this process may use)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--no-settle", action="store_true",
                    help="only hash/provenance/index checks (no rebuild and settle)")
@@ -73,6 +85,36 @@ def add_export(ssub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_export)
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _dem_ref(args: argparse.Namespace) -> object:
+    if args.dem is None:
+        for flag in ("dem_resolution", "dem_window"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')}: given without --dem FILE")
+        return None
+    from scenes.dem import dem_ref_for
+
+    window = None
+    if args.dem_window is not None:
+        try:
+            window = tuple(int(v) for v in args.dem_window.split(","))
+        except ValueError:
+            window = ()
+        if len(window) != 4:
+            raise ValueError(
+                f"--dem-window: got {args.dem_window!r}; accepted: ROW0,COL0,NROWS,NCOLS "
+                "(four integers, e.g. 0,0,64,64)"
+            )
+    return dem_ref_for(args.dem, args.dem_resolution, window=window, datum_m=args.dem_datum)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from scenes.library import generate_library
 
@@ -81,10 +123,11 @@ def _generate(args: argparse.Namespace) -> int:
         args.count,
         conditions=args.conditions,
         seed=args.seed,
-        workers=args.workers,
+        workers=args.workers or _cpus(),
         executor=args.executor,
         chunk_size=args.chunk,
         progress=not args.no_progress,
+        dem=_dem_ref(args),  # type: ignore[arg-type]
     )
     d = res.to_dict()
     if args.json:
@@ -104,7 +147,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     res = validate_library(
         args.library,
-        workers=args.workers,
+        workers=args.workers or _cpus(),
         executor=args.executor,
         settle=not args.no_settle,
         progress=not args.no_progress and not args.json,

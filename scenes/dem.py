@@ -702,3 +702,39 @@ def base_for_spec(spec: ScenarioSpec) -> np.ndarray:
             _BASE_CACHE.clear()
         _BASE_CACHE[key] = base
     return base
+
+
+def place_on_dem(spec: ScenarioSpec, ref: DemRef, rng: np.random.Generator) -> ScenarioSpec:
+    """``spec`` laid on a random spot of the DEM named by ``ref`` (a library scene over a DEM).
+
+    The scene keeps its size and grid; its centre is drawn uniformly (two draws
+    from ``rng``) among the DEM positions (pixel units, in ``ref.window``) where
+    the whole patch lies on the DEM. The planar regional slope of the condition
+    is set to 0: the DEM carries the real slope. Craters, roughness and rocks of
+    the condition stay, as relief below the DEM's resolution.
+
+    Raises:
+        DemError: If the scene patch is larger than the DEM (window).
+    """
+    t = spec.terrain
+    if not t.enabled:
+        raise DemError(f"terrain.enabled: false for condition {spec.condition!r}; a DEM base "
+                       "needs terrain (drop this condition from a DEM library)")
+    dem = _cached_dem(Path(ref.path), ref.resolution_m)
+    if dem.sha256 != ref.sha256:
+        raise DemError(f"terrain.dem.sha256: {ref.path} hashes to {dem.sha256[:16]}..., "
+                       f"expected {ref.sha256[:16]}...; the DEM file changed")
+    if ref.window is not None:
+        dem = dem.window(*ref.window)
+    rows, cols = dem.shape
+    hx, hy = 0.5 * t.size_x / dem.dx, 0.5 * t.size_y / dem.dy  # half extents [px]
+    if cols - 1 < 2 * hx or rows - 1 < 2 * hy:
+        raise DemError(
+            f"terrain.size_x/size_y: {t.size_x} x {t.size_y} m does not fit the DEM "
+            f"({dem.extent_m[0]:.1f} x {dem.extent_m[1]:.1f} m between pixel centres); "
+            "use a larger DEM window or a condition with smaller terrain"
+        )
+    u = rng.uniform(0.0, 1.0, 2)
+    center = (float(hy + u[0] * (rows - 1 - 2 * hy)), float(hx + u[1] * (cols - 1 - 2 * hx)))
+    terrain = dataclasses.replace(t, slope_deg=0.0, dem=dataclasses.replace(ref, center=center))
+    return dataclasses.replace(spec, terrain=terrain)

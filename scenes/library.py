@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scenes.spec import ScenarioSpec, SpecError, light_level
+from scenes.spec import DemRef, ScenarioSpec, SpecError, light_level
 
 DB_NAME = "library.sqlite"
 LIBRARY_SCHEMA_VERSION = 1
@@ -167,13 +167,54 @@ def _summary_row(spec: ScenarioSpec, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def generate_one(index: int, condition: str, seed: int, base_seed: int) -> dict[str, Any]:
+def attempt_spec(
+    condition: str, seed: int, attempt: int, dem: DemRef | None = None
+) -> ScenarioSpec:
+    """Spec of attempt ``attempt`` of scene seed ``seed``: what generation tried, validation re-derives.
+
+    ``condition.sample(default_rng([seed, attempt]))``, as ``scenes.generate``
+    does; with a DEM the same generator then places the scene on the DEM
+    (``scenes.dem.place_on_dem``).
+    """
+    from scenes.conditions import get_condition
+
+    rng = np.random.default_rng([seed, attempt])
+    spec = get_condition(condition).sample(rng)
+    if dem is not None:
+        from scenes.dem import place_on_dem
+
+        spec = place_on_dem(spec, dem, rng)
+    return spec
+
+
+def _generate_on_dem(condition: str, seed: int, dem: DemRef) -> Any:
+    """``scenes.generate.generate`` with every attempt placed on a DEM (same attempt rule)."""
+    from scenes.generate import MAX_ATTEMPTS, Generated, GenerationError
+    from scenes.settle import settle_check
+
+    rejected: list[tuple[int, tuple[str, ...]]] = []
+    for k in range(MAX_ATTEMPTS):
+        spec = attempt_spec(condition, seed, k, dem)
+        report = settle_check(spec)
+        if report.valid:
+            return Generated(spec, report, k, tuple(rejected))
+        rejected.append((k, report.reasons))
+    raise GenerationError(
+        f"condition {condition!r} seed {seed} on DEM {dem.path}: no valid scene in "
+        f"{MAX_ATTEMPTS} attempts; last reasons: {list(rejected[-1][1])}"
+    )
+
+
+def generate_one(
+    index: int, condition: str, seed: int, base_seed: int, dem: DemRef | None = None
+) -> dict[str, Any]:
     """Generate scene ``index`` and return its row (``{"error": ...}`` when none is valid)."""
+    from scenes.dem import DemError
     from scenes.generate import GenerationError, generate
 
     try:
-        g = generate(condition, seed)
-    except GenerationError as exc:
+        g = generate(condition, seed) if dem is None else _generate_on_dem(condition, seed, dem)
+    except (GenerationError, DemError) as exc:
         return {"id": index, "condition": condition, "scene_seed": seed, "error": str(exc)}
     text = g.spec.to_json(indent=None)
     row = {
@@ -194,8 +235,10 @@ def generate_one(index: int, condition: str, seed: int, base_seed: int) -> dict[
     return row
 
 
-def _generate_chunk(tasks: list[tuple[int, str, int, int]]) -> list[dict[str, Any]]:
-    return [generate_one(*t) for t in tasks]
+def _generate_chunk(
+    tasks: list[tuple[int, str, int, int]], dem: DemRef | None = None
+) -> list[dict[str, Any]]:
+    return [generate_one(*t, dem=dem) for t in tasks]
 
 
 # Relative tolerance when comparing stored float index values with recomputed ones:
@@ -203,7 +246,9 @@ def _generate_chunk(tasks: list[tuple[int, str, int, int]]) -> list[dict[str, An
 _INDEX_RTOL = 1e-6
 
 
-def validate_one(row: dict[str, Any], settle: bool = True) -> tuple[str, str]:
+def validate_one(
+    row: dict[str, Any], settle: bool = True, dem: DemRef | None = None
+) -> tuple[str, str]:
     """Re-check one stored scene; returns ``(status, detail)``.
 
     Statuses, in the order they are checked: ``corrupt`` (spec JSON does not
@@ -231,10 +276,13 @@ def validate_one(row: dict[str, Any], settle: bool = True) -> tuple[str, str]:
             f"canonical spec to {canon[:12]}"
         )
     try:
-        cond = get_condition(row["condition"])
+        get_condition(row["condition"])
     except SpecError as exc:
         return "provenance-mismatch", str(exc)
-    resampled = cond.sample(np.random.default_rng([int(row["scene_seed"]), int(row["attempt"])]))
+    try:
+        resampled = attempt_spec(row["condition"], int(row["scene_seed"]), int(row["attempt"]), dem)
+    except ValueError as exc:  # DemError: the library's DEM is missing or changed
+        return "invalid", f"DEM: {exc}"
     if resampled.spec_hash() != canon:
         return "provenance-mismatch", (
             f"condition {row['condition']!r} seed {row['scene_seed']} attempt {row['attempt']} "
@@ -264,11 +312,13 @@ def validate_one(row: dict[str, Any], settle: bool = True) -> tuple[str, str]:
     return "valid", ""
 
 
-def _validate_chunk(rows: list[dict[str, Any]], settle: bool) -> list[tuple[int, str, str, str]]:
+def _validate_chunk(
+    rows: list[dict[str, Any]], settle: bool, dem: DemRef | None = None
+) -> list[tuple[int, str, str, str]]:
     out = []
     for row in rows:
         try:
-            status, detail = validate_one(row, settle)
+            status, detail = validate_one(row, settle, dem)
         except Exception as exc:  # noqa: BLE001 - one broken scene must not stop the check
             status, detail = "error", f"{type(exc).__name__}: {exc}"
         out.append((int(row["id"]), str(row["condition"]), status, detail))
@@ -452,6 +502,7 @@ def generate_library(
     executor: Executor = "local",
     chunk_size: int | None = None,
     progress: bool = False,
+    dem: DemRef | None = None,
 ) -> GenerateResult:
     """Generate (or resume) a library of ``count`` scenes in folder ``out``.
 
@@ -465,6 +516,10 @@ def generate_library(
         chunk_size: Scenes per worker task and per committed transaction
             (default: up to :data:`DEFAULT_CHUNK`, smaller for small runs).
         progress: Show a tqdm progress bar on stderr.
+        dem: A real DEM as the terrain base of every scene (``center`` unset: each
+            attempt is placed at a random spot, see ``scenes.dem.place_on_dem``);
+            make one with ``scenes.dem.dem_ref_for``. Stored in the library
+            metadata; a resume must name the same file.
 
     Returns:
         A :class:`GenerateResult`.
@@ -487,9 +542,9 @@ def generate_library(
         _create(con)
         meta = _meta(con)
         if meta:
-            _check_same_plan(meta, seed, names, folder)
+            _check_same_plan(meta, seed, names, folder, dem)
         else:
-            _write_meta(con, seed, names)
+            _write_meta(con, seed, names, dem)
         con.execute("COMMIT")
         have = {int(r[0]) for r in con.execute("SELECT id FROM scenes")}
         failed = {int(r[0]) for r in con.execute("SELECT id FROM failures")}
@@ -523,7 +578,7 @@ def generate_library(
                 bar.update(len(rows))
 
         try:
-            _run_chunks(_generate_chunk, _chunks(tasks, size), (), workers, executor, on_done)
+            _run_chunks(_generate_chunk, _chunks(tasks, size), (dem,), workers, executor, on_done)
         finally:
             if bar is not None:
                 bar.close()
@@ -544,7 +599,23 @@ def generate_library(
     )
 
 
-def _write_meta(con: sqlite3.Connection, seed: int, names: Sequence[str]) -> None:
+def _dem_meta(dem: DemRef | None) -> str:
+    from scenes.spec import _to_plain
+
+    return "" if dem is None else json.dumps(_to_plain(dem), sort_keys=True)
+
+
+def library_dem(meta: dict[str, str]) -> DemRef | None:
+    """The DEM a library was generated over (from its metadata), or None."""
+    from scenes.spec import _convert
+
+    text = meta.get("dem", "")
+    return None if not text else _convert(DemRef, json.loads(text), "meta.dem")
+
+
+def _write_meta(
+    con: sqlite3.Connection, seed: int, names: Sequence[str], dem: DemRef | None = None
+) -> None:
     import mujoco
 
     try:
@@ -560,11 +631,14 @@ def _write_meta(con: sqlite3.Connection, seed: int, names: Sequence[str]) -> Non
         "embodisim_version": own,
         "mujoco_version": str(mujoco.__version__),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dem": _dem_meta(dem),
     }
     con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(values.items()))
 
 
-def _check_same_plan(meta: dict[str, str], seed: int, names: Sequence[str], folder: Path) -> None:
+def _check_same_plan(
+    meta: dict[str, str], seed: int, names: Sequence[str], folder: Path, dem: DemRef | None = None
+) -> None:
     version = meta.get("library_schema_version")
     if version != str(LIBRARY_SCHEMA_VERSION):
         raise LibraryError(
@@ -581,6 +655,12 @@ def _check_same_plan(meta: dict[str, str], seed: int, names: Sequence[str], fold
         raise LibraryError(
             f"--conditions: got {list(names)}, but {folder} was generated with {stored}; "
             "rerun with the same list to resume, or choose a new --out folder"
+        )
+    if meta.get("dem", "") != _dem_meta(dem):
+        raise LibraryError(
+            f"--dem: got {_dem_meta(dem) or 'none'}, but {folder} was generated with "
+            f"{meta.get('dem') or 'none'}; rerun with the same DEM to resume, or choose a new "
+            "--out folder"
         )
 
 
@@ -844,6 +924,7 @@ def validate_library(
         cur = lib._con.execute("SELECT * FROM scenes ORDER BY id")
         rows = [dict(r) for r in cur]
         fails = tuple(lib.failures())
+        dem = library_dem(lib.meta)
     size = chunk_size or max(1, min(DEFAULT_CHUNK, math.ceil(len(rows) / (4 * workers))))
     bar = _progress(progress, len(rows), 0, "validate")
     out: list[tuple[int, str, str, str]] = []
@@ -854,7 +935,7 @@ def validate_library(
             bar.update(len(res))
 
     try:
-        _run_chunks(_validate_chunk, _chunks(rows, size), (settle,), workers, executor, on_done)
+        _run_chunks(_validate_chunk, _chunks(rows, size), (settle, dem), workers, executor, on_done)
     finally:
         if bar is not None:
             bar.close()

@@ -244,3 +244,106 @@ def test_hirise_dtm_scene_keeps_real_heights():
     # the rover is spawned on the real surface
     z = scene.surface_z(spec.robot.x, spec.robot.y)
     assert 753.0 < z < 793.0
+
+
+# ---------------------------------------------------------------------------------------------
+# TerrainSpec.dem: a spec that names its DEM
+# ---------------------------------------------------------------------------------------------
+
+
+def _spec_on(ref: DemRef, cond: str = "lunar-mare-day", seed: int = 3, plain: bool = True):
+    spec = _plain_spec(cond, seed) if plain else get_condition(cond).sample(np.random.default_rng(seed))
+    t = dataclasses.replace(spec.terrain, slope_deg=0.0, dem=ref)
+    return dataclasses.replace(spec, terrain=t)
+
+
+def test_spec_with_dem_round_trips_and_specs_without_keep_their_json(tmp_path: Path):
+    from scenes.dem import dem_ref_for
+    from scenes.spec import ScenarioSpec
+
+    np.save(tmp_path / "d.npy", _smooth_dem(60, 60))
+    ref = dem_ref_for(tmp_path / "d.npy", 0.25, window=(2, 3, 50, 55), datum_m=480.0)
+    ref = dataclasses.replace(ref, center=(24.5, 27.0))
+    spec = _spec_on(ref)
+    text = spec.to_json()
+    back = ScenarioSpec.from_json(text)
+    assert back == spec and back.terrain.dem == ref and back.spec_hash() == spec.spec_hash()
+    assert back.terrain.dem.window == (2, 3, 50, 55) and back.terrain.dem.center == (24.5, 27.0)
+    plain = _plain_spec()
+    assert '"dem"' not in plain.to_json()  # absent field: same text and hash as before it existed
+    assert ScenarioSpec.from_json(plain.to_json()).terrain.dem is None
+    assert _spec_on(dataclasses.replace(ref, datum_m=0.0)).spec_hash() != spec.spec_hash()
+    from scenes.spec import SpecError
+
+    bad = spec.to_dict()
+    bad["terrain"]["dem"]["sha256"] = "xyz"
+    with pytest.raises(SpecError, match="terrain.dem.sha256"):
+        ScenarioSpec.from_dict(bad)
+
+
+def test_build_from_spec_dem_keeps_grid_heights_and_adds_detail(tmp_path: Path):
+    from scenes.build import build_scene
+    from scenes.dem import dem_ref_for
+
+    h = _smooth_dem(120, 110, seed=4)
+    np.save(tmp_path / "d.npy", h)
+    # 24 m terrain on 97 x 97 points: 0.25 m spacing, the DEM's pixel size, centred on a pixel
+    ref = dataclasses.replace(dem_ref_for(tmp_path / "d.npy", 0.25, datum_m=500.0), center=(60.0, 50.0))
+    spec = _spec_on(ref)
+    spec = dataclasses.replace(spec, terrain=dataclasses.replace(spec.terrain, nrow=97, ncol=97))
+    scene = build_scene(spec)
+    # scene row i is y = -12 + 0.25 i, i.e. DEM row 60 + 48 - i (file row 0 is north = +y)
+    want = h[60 + 48 - np.arange(97)][:, 50 - 48 : 50 + 49] - 500.0
+    np.testing.assert_array_equal(scene.heights, want)
+    # with the condition's own craters/roughness: the DEM stays underneath, detail on top
+    full = _spec_on(ref, plain=False)
+    full = dataclasses.replace(full, terrain=dataclasses.replace(full.terrain, nrow=97, ncol=97))
+    no_dem = dataclasses.replace(full, terrain=dataclasses.replace(full.terrain, dem=None))
+    with_dem, alone = build_scene(full), build_scene(no_dem)
+    assert full.terrain.craters is not None and with_dem.n_craters == alone.n_craters
+    np.testing.assert_allclose(with_dem.heights - alone.heights, want, rtol=0, atol=1e-9)
+
+
+def test_changed_or_missing_dem_file_is_refused_naming_the_field(tmp_path: Path):
+    from scenes.build import build_scene
+    from scenes.dem import dem_ref_for
+    from scenes.settle import settle_check
+
+    path = tmp_path / "d.npy"
+    h = _smooth_dem(120, 110, seed=4)
+    np.save(path, h)
+    ref = dataclasses.replace(dem_ref_for(path, 0.25), center=(60.0, 50.0))
+    spec = _spec_on(ref)
+    assert build_scene(spec).heights is not None
+    h2 = h.copy()
+    h2[60, 50] += 0.01  # one pixel moved by 1 cm: same size, different content
+    np.save(path, h2)
+    with pytest.raises(DemError, match=r"terrain\.dem\.sha256"):
+        build_scene(spec)
+    report = settle_check(spec)
+    assert not report.valid and "terrain.dem.sha256" in report.reasons[0]
+    path.unlink()
+    with pytest.raises(DemError, match=r"terrain\.dem\.path"):
+        build_scene(spec)
+
+
+def test_library_over_a_dem_validates_and_catches_a_changed_dem(tmp_path: Path):
+    from embodisim.cli import main
+    from scenes.library import Library, validate_library
+
+    path = tmp_path / "hills.npy"
+    np.save(path, _smooth_dem(140, 140, seed=9))
+    out = tmp_path / "lib"
+    assert main(["library", "generate", "--count", "3", "--out", str(out), "--conditions",
+                 "lunar-mare-day,mars-day", "--dem", str(path), "--dem-resolution", "0.5",
+                 "--workers", "1", "--no-progress"]) == 0
+    with Library(out) as lib:
+        specs = [s for _, s in lib]
+        assert len(specs) == 3 and all(s.terrain.dem is not None for s in specs)
+        assert {s.terrain.dem.path for s in specs} == {str(path.resolve())}
+        assert len({s.terrain.dem.center for s in specs}) == 3  # each scene at its own spot
+    assert validate_library(out, workers=1).ok
+    np.save(path, _smooth_dem(140, 140, seed=10))
+    res = validate_library(out, workers=1, settle=False)
+    assert not res.ok and {s for _, _, s, _ in res.statuses} == {"invalid"}
+    assert all("terrain.dem.sha256" in d for _, _, _, d in res.statuses)
