@@ -437,3 +437,38 @@ def test_touch_randomization_changes_only_what_it_draws():
         if f in allowed:
             diff[allowed[f]] = False
         assert not diff.any(), f"{f} changed outside the randomized entries"
+
+
+def test_sim2real_suite_has_every_pipeline_for_each_skill():
+    from sim2real import suites
+    from tasks.suites import SUITES
+
+    entries = SUITES["sim2real"].entries
+    got = {(e.task_id.split(":", 1)[1], e.env_kwargs["pipeline"], e.variant) for e in entries}
+    want = {(pair, p, suites.VARIANTS[p]) for pair in suites.SKILLS for p in suites.PIPELINES}
+    assert got == want and len(entries) == len(want)
+    touch = suites.SKILLS[suites.FRAGILE_PAIR]
+    assert (touch.task, touch.reality, touch.condition) == (FRAGILE, "touch-composite", EARTH)
+    assert suites.sim_side_kwargs("dr", FRAGILE, touch.reality, EARTH, 4) == {
+        "randomization": "touch-dr", "randomization_seed": 4}
+
+
+@pytest.mark.slow
+def test_paired_touch_episode_runs_the_controller_on_the_proxy(tmp_path: Path):
+    from metrics.store import ResultsStore
+    from sim2real import suites
+    from sim2real.transfer import run_episode
+    from tasks.runner import run_suite
+    from tasks.suites import Suite, SuiteEntry
+
+    suite = Suite("s2r-touch-test", "one paired touch episode", (SuiteEntry(
+        f"sim2real.suites:{suites.FRAGILE_PAIR}", (EARTH,), "scripted", 1,
+        variant="no-sysid-no-dr",
+        env_kwargs={"policy": "scripted", "reality": "touch-composite", "pipeline": "raw"}),))
+    summary = run_suite(suite, tmp_path / "t.sqlite", progress=False,
+                        policy_factory=suites.policy_factory)
+    assert summary["ran"] == 1 and summary["sim_errors"] == 0
+    (row,) = ResultsStore(tmp_path / "t.sqlite").rows()
+    assert row.metrics["reality_success"] == float(row.success)
+    assert row.metrics["sim_success"] == float(run_episode(FRAGILE, "scripted", 0, EARTH, {}))
+    assert row.metrics["sim_success"] == 1.0  # scene 0 (a fruit) is grasped in simulation
