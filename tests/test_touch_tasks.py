@@ -176,9 +176,9 @@ def test_touch_features_measure_the_squeeze_and_vanish_without_touch() -> None:
         q_left = float(obs[22])
         assert f_true == pytest.approx(u.arm_params.finger_kp * (q_left - target), rel=0.05)
         assert f_true > 2.0
-        # one bench calibration (15 mm sphere) for every contact shape: within +-50 %
-        # (an upright glass cylinder reads ~40 % high)
-        assert f_est == pytest.approx(f_true, rel=0.5)
+        # one bench calibration (15 mm sphere) for every contact shape: within +-35 %
+        # (an upright glass cylinder, a line contact, reads ~30 % low; eggs and fruit ~7 %)
+        assert f_est == pytest.approx(f_true, rel=0.35)
         env.close()
 
 

@@ -7,10 +7,16 @@ close, pull/lift, hold). It uses touch for
   = calibration x mean marker indentation; the jaw set point is driven so the
   measured force tracks a demand (feed-forward through the jaw servo law plus
   an integral on the touch error);
-* **slip detection from shear**: the tangential load per pad (calibration x
-  mean in-plane marker displacement) sets the demand ``N >= s T / mu_low``;
-  a tangential/normal ratio approaching ``mu_low`` or a sudden drop of the
-  shear while loaded counts as incipient slip and raises the demand;
+* **slip detection from shear and contact creep**: the tangential load per pad
+  (calibration x mean in-plane marker displacement) sets the demand
+  ``N >= s T / mu_low``; a tangential/normal ratio approaching ``mu_low`` or a
+  sudden drop of the shear while loaded counts as incipient slip and raises the
+  demand; the indentation centroid creeping along the pads towards the
+  fingertips (the lifted object sliding down between the jaws) counts as gross
+  slip: the demand rises and the lift pauses until the contact stands still;
+* **a light hold**: once a fixture is open the grip drops to ``hold_grip``
+  (touch-regulated), so a free-running drawer is not squeezed against the jaw
+  force limit, where it chatters between the jaws and never comes to rest;
 * **contact-guided alignment**: the indentation centroid on the pads
   re-centres the grasp, and the handle's reaction (pad shear and the
   left/right normal imbalance) shifts the pulling path radially (compliance),
