@@ -78,6 +78,9 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
     3000 N/m times the difference, up to 15 N per jaw). ``obs_mode``
     ``"image"`` gives the left camera frame instead, ``"both"`` a dict of the two.
 
+    The scene is the condition's (station wall, sun, ambient light) without its rover
+    goal marker, which is meaningless in this task.
+
     **Randomizations.** Lighting from the scene (``condition``/``scenario_seed``: sun
     elevation and azimuth, ambient light). Per episode: the object's
     start position (uniform in a +/-5 cm cube around the workspace centre), drift
@@ -114,6 +117,7 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         rest_spin: float = 0.1,
         rest_time_s: float = 0.5,
         perception_tol_m: float = 0.01,
+        centroid_weighting: str = "coverage",
         capture_bonus: float = 10.0,
         render_mode: str | None = None,
     ):
@@ -136,6 +140,9 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
             rest_spin: Largest object angular speed counted as at rest [rad/s].
             rest_time_s: How long the held object must stay at rest [s].
             perception_tol_m: Position error below which an estimate is correct [m].
+            centroid_weighting: Blob centre used by the stereo
+                (``tasks.perception.stereo.colour_centroid``): ``"coverage"`` (edge
+                pixels unmixed from the background), ``"area"`` or ``"intensity"``.
             capture_bonus: Reward on success.
             render_mode: ``None`` or ``"rgb_array"``.
 
@@ -144,6 +151,9 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         """
         if obs_mode not in ("state", "image", "both"):
             raise ValueError(f"obs_mode: got {obs_mode!r}; accepted: ['state', 'image', 'both']")
+        if centroid_weighting not in ("coverage", "area", "intensity"):
+            raise ValueError(f"centroid_weighting: got {centroid_weighting!r}; accepted: "
+                             "['coverage', 'area', 'intensity']")
         scenario = resolve_scenario(condition, scenario_seed, scenario)
         g = float(np.linalg.norm(scenario.body.gravity))
         if scenario.terrain.enabled or g > 1e-3:
@@ -166,6 +176,13 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         self.scenario = scenario
         self.scene = build_scene(scenario)
         ms = self.scene.mjspec
+        # The scene's rover goal marker (a visual-only 10 cm pole and beacon at the spec's
+        # goal, which can stand inside the capture volume, the object passing through it)
+        # has no meaning here: this task has no goal.
+        for kind, name in (("site", "goal"), ("geom", "goal_beacon")):
+            element = getattr(ms, kind)(name)
+            if element is not None:
+                ms.delete(element)
         ms.option.timestep = TIMESTEP
         ms.option.impratio = 10.0
         self.arm_params = ArmParams(grip_force_limit=15.0, finger_speed=0.05)
@@ -209,6 +226,7 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         self.rest_spin = float(rest_spin)
         self.rest_time_s = float(rest_time_s)
         self.perception_tol_m = float(perception_tol_m)
+        self.centroid_weighting = centroid_weighting
         self.capture_bonus = float(capture_bonus)
         self._target = model.body("target").id
         self._target_geom = model.geom("target").id
@@ -300,7 +318,7 @@ class OrbitalCaptureEnv(MujocoTaskEnv):
         images = [cam.capture(self.data, self._rng) for cam in self.cameras]
         self._image = images[0]
         fix = triangulate(images, [cam.calibration for cam in self.cameras], TARGET_RGB,
-                          max_gap=TARGET_RADIUS)
+                          max_gap=TARGET_RADIUS, weighting=self.centroid_weighting)
         t = float(self.data.time)
         if self.tracker.update(t, fix):
             self._fix_t = t

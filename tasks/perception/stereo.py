@@ -6,14 +6,18 @@ intersected in the least-squares sense (midpoint of their common perpendicular;
 Hartley & Zisserman, Multiple View Geometry, 2nd ed., sec. 12.2). Cameras must be
 attached to the same body (their calibration gives rays in that body's frame).
 
-Why the centroid is the blob's *area* centroid by default. A sphere lit from
+Why the centroid is not intensity-weighted. A sphere lit from
 one side (the sun) is bright on that side and dark on the other, so an
 intensity-weighted centroid sits between the disc's centre and its lit side:
 with the sun 30 deg above the horizon a 6 cm sphere's weighted centroid moved
 ~1 px towards the sun in both views, which the triangulation turned into a
 1-2 cm bias (lateral and in depth). Counting every pixel of the target's colour
 equally (the dim side included, as long as some light reaches it) gives the
-centre of the disc. ``weighting="intensity"`` keeps the old behaviour.
+centre of the disc; the default also weights each edge pixel by the fraction of it
+the object covers (unmixed from the local background colour), which removes the
+half-pixel jitter of a binary mask and its pull towards a coloured background
+(flat-coloured ball, 5 positions at 0.67 m: largest error 0.9 mm instead of 3 mm).
+``weighting="intensity"`` keeps the old behaviour.
 
 Geometry conventions (checked against rendered spheres at known positions in
 ``tests/test_orbital.py``): MuJoCo's ``fovy`` is the full vertical field of view,
@@ -41,7 +45,7 @@ _CHI2_3_999 = 16.27
 
 def colour_centroid(image: NDArray[np.uint8], rgb: Sequence[float], tolerance: float = 0.12,
                     min_signal: float = 0.003, min_pixels: int = 2,
-                    weighting: str = "area") -> tuple[float, float] | None:
+                    weighting: str = "coverage") -> tuple[float, float] | None:
     """``(u, v)`` [px] of the largest blob of chromaticity near ``rgb``, or ``None``.
 
     Args:
@@ -51,8 +55,10 @@ def colour_centroid(image: NDArray[np.uint8], rgb: Sequence[float], tolerance: f
         min_signal: Smallest decoded ``R + G + B`` (fraction of full scale) of a pixel
             whose chromaticity is trusted.
         min_pixels: Smallest blob [px].
-        weighting: ``"area"`` (every blob pixel counts once: the disc centre, unbiased
-            by shading) or ``"intensity"`` (weighted by ``R + G + B``).
+        weighting: ``"coverage"`` (interior pixels count 1, edge pixels the fraction of
+            them the object covers, see :func:`_coverage`), ``"area"`` (every blob pixel
+            counts 1) - both give the disc centre, unbiased by shading - or
+            ``"intensity"`` (weighted by ``R + G + B``: biased towards the lit side).
 
     Returns:
         Image coordinates, pixel centres at ``+0.5``; ``None`` when no blob is found.
@@ -60,8 +66,10 @@ def colour_centroid(image: NDArray[np.uint8], rgb: Sequence[float], tolerance: f
     Raises:
         ValueError: On an unknown ``weighting``.
     """
-    if weighting not in ("area", "intensity"):
-        raise ValueError(f"weighting: got {weighting!r}; accepted: 'area' or 'intensity'")
+    if weighting not in ("area", "intensity", "coverage"):
+        raise ValueError(
+            f"weighting: got {weighting!r}; accepted: 'area', 'intensity' or 'coverage'"
+        )
     x = decode_sqrt8(image)
     s = x.sum(axis=-1)
     ok = s > min_signal
@@ -75,9 +83,49 @@ def colour_centroid(image: NDArray[np.uint8], rgb: Sequence[float], tolerance: f
     k = int(np.argmax(sizes)) + 1
     if sizes[k - 1] < min_pixels:
         return None
-    weights = mask.astype(np.float64) if weighting == "area" else s
-    v, u = ndimage.center_of_mass(weights, labels, k)
+    blob = labels == k
+    if weighting == "coverage":
+        weights = _coverage(x, blob)
+    else:
+        weights = blob.astype(np.float64) if weighting == "area" else s * blob
+    v, u = ndimage.center_of_mass(weights)
     return float(u) + 0.5, float(v) + 0.5
+
+
+def _local_mean(values: NDArray[np.float64], where: NDArray[np.bool_], size: int
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean colour of the ``where`` pixels in a ``size`` x ``size`` window, and their count."""
+    count = ndimage.uniform_filter(where.astype(np.float64), size, mode="constant")
+    total = np.stack([ndimage.uniform_filter(values[..., c] * where, size, mode="constant")
+                      for c in range(values.shape[-1])], axis=-1)
+    return total / np.maximum(count, 1e-12)[..., None], count
+
+
+def _coverage(x: NDArray[np.float64], blob: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Fraction of each pixel covered by the blob's object (linear colour unmixing).
+
+    Interior pixels (the blob eroded by one pixel) count 1. A pixel on the blob's edge
+    (within one pixel inside or outside it) is a mix ``x = a t + (1 - a) b`` of the
+    object's colour ``t`` (mean of the nearby interior pixels) and the background ``b``
+    (mean of the nearby pixels two pixels outside the blob); ``a`` is the least-squares
+    mix. Over a dark background a partly covered pixel keeps the object's chromaticity
+    and enters a chromaticity mask whole, over a coloured one it drops out: without
+    unmixing the edge pixels the centroid shifts towards the coloured background.
+    """
+    inner = ndimage.binary_erosion(blob, _EIGHT)
+    if not inner.any():
+        return blob.astype(np.float64)
+    near = ndimage.binary_dilation(blob, _EIGHT)
+    outer = ndimage.binary_dilation(near, _EIGHT, iterations=2) & ~near
+    edge = near & ~inner
+    t, _ = _local_mean(x, inner, 5)
+    b, nb = _local_mean(x, outer, 5)
+    b = np.where((nb > 0)[..., None], b, 0.0)
+    d = t - b
+    a = np.einsum("ijc,ijc->ij", x - b, d) / np.maximum(np.einsum("ijc,ijc->ij", d, d), 1e-12)
+    w = inner.astype(np.float64)
+    w[edge] = np.clip(a[edge], 0.0, 1.0)
+    return w
 
 
 def intersect_rays(origins: Sequence[NDArray[np.float64]], dirs: Sequence[NDArray[np.float64]]
@@ -101,7 +149,7 @@ def intersect_rays(origins: Sequence[NDArray[np.float64]], dirs: Sequence[NDArra
 
 def triangulate(images: Sequence[NDArray[np.uint8]], calibs: Sequence[CameraModel],
                 rgb: Sequence[float], max_gap: float = np.inf,
-                weighting: str = "area") -> NDArray[np.float64] | None:
+                weighting: str = "coverage") -> NDArray[np.float64] | None:
     """Target position in the cameras' body frame [m] from two views, or ``None``.
 
     Args:
