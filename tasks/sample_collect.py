@@ -33,6 +33,8 @@ SAMPLE_ALBEDO = 0.45  # [-] light-toned anorthosite fragment (Lunar Sourcebook c
 STOW_JOINT1 = math.pi / 2  # [rad] arm turned towards the container: out of the camera's view
 ACCEL_NOISE = 0.01  # [m/s^2] lander accelerometer noise, assumed
 STATE_SIZE = 14
+IMPRATIO = 10.0  # friction-to-normal impedance ratio: stiffer friction, a gripped sample does not creep
+REACQUIRE_FRAMES = 5  # frames without the tracked sample before the detector searches anew
 
 
 def _quat_z(yaw: float) -> list[float]:
@@ -100,7 +102,7 @@ class SampleCollectEnv(MujocoTaskEnv):
         self.scene = build_scene(spec)
         ms = self.scene.mjspec
         ms.option.timestep = TIMESTEP
-        ms.option.impratio = 10.0  # stiffer friction: a gripped sample does not creep
+        ms.option.impratio = IMPRATIO
         r = scenario.robot
         self._yaw = math.radians(r.yaw_deg)
         z0 = self.scene.surface_z(r.x, r.y)
@@ -211,6 +213,7 @@ class SampleCollectEnv(MujocoTaskEnv):
         self._ray = np.zeros(3)
         self._ray_t: float | None = None
         self._prior_uv: tuple[float, float] | None = None
+        self._misses = 0
         self._perc_frames = 0
         self._perc_hits = 0
         self._max_drop_speed = 0.0
@@ -267,6 +270,16 @@ class SampleCollectEnv(MujocoTaskEnv):
         q = self.ctl.ik_targets(self.data, self._target, self._target_yaw, self.dt)
         stroke = self.arm_params.finger_stroke
         self.ctl.apply(self.data, q, stroke if act[4] > 0 else -stroke)
+        if act[4] <= 0.0:
+            # Closing: both jaws target the *mean* opening minus the squeeze that reaches the
+            # force limit, so the pair centres on the sample like the rack-and-pinion coupled
+            # jaws of a Franka Hand class gripper. Two independent force-limited servos both
+            # commanded fully shut float as a pair (neutral equilibrium): the held sample
+            # then drifts from jaw stop to jaw stop, turns and squeezes out sideways.
+            jaws = self.data.qpos[self.ctl.fqadr]
+            squeeze = self.arm_params.grip_force_limit / self.arm_params.finger_kp
+            self.data.ctrl[self.ctl.finger_act_ids] = float(
+                np.clip(np.mean(jaws) - squeeze, -stroke, stroke))
         self._simulate(self.data.ctrl.copy())
         self._steps += 1
         if self.sim_error is None and self._steps % self.camera_period == 0:
@@ -291,6 +304,13 @@ class SampleCollectEnv(MujocoTaskEnv):
             self._ray = np.asarray(det.ray)
             self._ray_t = float(self.data.time)
             self._prior_uv = (det.u, det.v)
+            self._misses = 0
+        else:
+            # a sample knocked away or dropped is no longer near the tracked pixel: after
+            # REACQUIRE_FRAMES frames without it, search the whole frame again
+            self._misses += 1
+            if self._misses >= REACQUIRE_FRAMES:
+                self._prior_uv = None
         if self._sample_visible_on_ground():
             self._perc_frames += 1
             if det is not None:

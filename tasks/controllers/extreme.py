@@ -194,9 +194,10 @@ class SampleCollector:
     """
 
     def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
-                 grasp_raise: float = 0.011, carry_speed: float = 0.4):
+                 grasp_raise: float = 0.011, carry_speed: float = 0.4, max_retries: int = 3):
         from tasks import sample_collect as sc
 
+        self.max_retries = max_retries
         self.grasp_raise = grasp_raise
         self.carry_speed = carry_speed
         self.max_step = max_step
@@ -236,7 +237,9 @@ class SampleCollector:
         grip = 1.0
         self._n += 1
         if self.phase == "look":
-            if valid and age < 1.0:
+            # park beside the container, out of the camera's view, until a fresh fix
+            move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), self.carry_speed)
+            if valid and age < 1.0 and (self._retries == 0 or self._n > 10):
                 self._ray = s[8:11] / max(float(np.linalg.norm(s[8:11])), 1e-9)
                 self.phase, self._n = "above", 0
         elif self.phase == "above":
@@ -264,7 +267,7 @@ class SampleCollector:
             grip = -1.0
             move = self._toward(ee, np.array([ee[0], ee[1], self.safe_z]), self.carry_speed)
             if ee[2] > self.safe_z - 0.02:
-                if opening < 0.01 and self._retries < 2:  # closed on nothing: look again
+                if opening < 0.01 and self._retries < self.max_retries:  # closed on nothing
                     self._retries += 1
                     self.phase, self._n = "look", 0
                 else:
@@ -275,6 +278,10 @@ class SampleCollector:
             # swing around the base on an arc (a waypoint at the mid bearing) rather than
             # cutting across it, where the arm's IK lags and would fling the sample
             grip = -1.0
+            if opening < 0.01 and self._retries < self.max_retries:
+                # the jaws closed on nothing: the sample slipped out on the way, look again
+                self._retries += 1
+                self.phase, self._n = "look", 0
             p = self.container + np.array([0.0, 0.0, 0.15])
             if not self._via_done:
                 a0, a1 = math.atan2(self._lift_xy[1], self._lift_xy[0]), math.atan2(p[1], p[0])
