@@ -99,7 +99,6 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
     # (rangefinder ray casts are half the step time) gives bit-identical states.
     model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_SENSOR)
     data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
     t_settle = settle_time(spec)
     nstep = int(round(t_settle / model.opt.timestep))
     try:

@@ -69,6 +69,27 @@ def test_invalid_scene_is_reported_not_raised():
     assert not report.valid and report.reasons
 
 
+def test_goal_slope_is_checked_before_building_and_staged_build_is_identical():
+    import dataclasses
+
+    from scenes.build import terrain_stage
+
+    spec = sample_seeded("lunar-highland-slopes", 1)
+    stage = terrain_stage(spec)
+    a, b = build_scene(spec), build_scene(spec, stage=stage)
+    np.testing.assert_array_equal(a.heights, b.heights)
+    assert (a.n_rocks, a.rock_xy, a.rock_radii) == (b.n_rocks, b.rock_xy, b.rock_radii)
+    ma, mb = a.mjspec.compile(), b.mjspec.compile()
+    np.testing.assert_array_equal(ma.mesh_vert, mb.mesh_vert)
+    np.testing.assert_array_equal(ma.geom_pos, mb.geom_pos)
+    # a goal on a 35 deg plane fails on the heights alone: reported with that reason only
+    steep = dataclasses.replace(spec, terrain=dataclasses.replace(
+        spec.terrain, slope_deg=35.0, roughness_rms=0.0, craters=None))
+    report = settle_check(steep)
+    assert not report.valid and len(report.reasons) == 1
+    assert report.reasons[0].startswith("goal region slope 35.0 deg")
+
+
 def test_sun_direction():
     assert np.allclose(sun_direction(90.0, 0.0), [0, 0, 1], atol=1e-12)
     assert np.allclose(sun_direction(0.0, 90.0), [0, 1, 0], atol=1e-12)

@@ -112,6 +112,25 @@ def test_crater_outside_patch_reaches_in() -> None:
     assert hf[50, 0] == 0.0
 
 
+def test_overlapping_craters_sum_their_profiles() -> None:
+    """All craters carved at once = the sum of each crater's closed-form profile, per cell."""
+    size, n = 12.0, 61
+    cr = T.sample_craters(size, size, 0.3, 2.0, 0.4, 6.0, (0.05, 0.2), np.random.default_rng(3))
+    assert len(cr) > 20
+    hf = T.add_craters(np.zeros((n, n)), size, size, cr)
+    x, y = T.grid_axes(size, size, n, n)
+    want = np.zeros((n, n))
+    for cx, cy, d, dep, rim in zip(cr.x, cr.y, cr.diameter, cr.depth, cr.rim_height, strict=True):
+        r = np.hypot(x[None, :] - cx, y[:, None] - cy) / (0.5 * d)
+        want += T.crater_profile(r, dep, rim)
+    np.testing.assert_allclose(hf, want, rtol=0, atol=1e-12)
+    # a non-contiguous height array is written in place as well
+    wide = np.zeros((n, 2 * n))
+    T.add_craters(wide[:, ::2], size, size, cr)
+    np.testing.assert_array_equal(wide[:, ::2], hf)
+    assert not wide[:, 1::2].any()
+
+
 # ------------------------------------------------------------------ heightfield
 
 
