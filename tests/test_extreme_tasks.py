@@ -136,11 +136,19 @@ def test_sample_collect_scripted_episode_stows_the_sample_in_the_dark():
     pol = make_policy("embodisim/SampleCollect-v0", "scripted", env)
     obs, _ = env.reset(seed=0)
     pol.reset(0)
+    u = env.unwrapped
+    site = u.model.site(u.arm.ee_site).id
+    offsets = []  # sample centre along the jaw axis from the TCP while the jaws hold it [m]
     for _ in range(600):
         obs, _, term, trunc, _ = env.step(pol.act(obs))
+        if pol.phase in ("lift", "carry") and u._sample_touching_jaws():
+            jaw_axis = u.data.site_xmat[site].reshape(3, 3)[:, 1]
+            offsets.append(float(jaw_axis @ (u.data.xpos[u._sample] - u.data.site_xpos[site])))
         if term or trunc:
             break
-    ev = env.unwrapped.evaluate()
+    ev = u.evaluate()
     env.close()
     assert ev["success"] and ev["in_container"] == 1.0, ev
+    # centred closure: the jaws do not float as a pair (they did by ~2 cm before)
+    assert offsets and max(abs(o) for o in offsets) < 0.004, max(abs(o) for o in offsets)
     assert ev["perception_frames"] > 0 and ev["perception_accuracy"] >= 0.5
