@@ -254,8 +254,8 @@ register_suite(
     Suite(
         "extreme",
         "Every extreme-environment task on every working condition it applies to",
-        # RoverTraverse and BeaconLocalize need ground; the free-floating conditions
-        # belong to the orbital task, whose entry joins here when it exists.
+        # The rover tasks need ground; the free-floating conditions belong to OrbitalCapture
+        # (the only 0 g condition, so it gets more episodes than the per-condition default).
         (
             SuiteEntry(ROVER, GROUND_CONDITIONS, "scripted", 20),
             # goal from the camera perception pipeline (perception_accuracy per episode)
@@ -264,6 +264,7 @@ register_suite(
             ),
             SuiteEntry("embodisim/BeaconLocalize-v0", GROUND_CONDITIONS, "scripted", 20),
             SuiteEntry("embodisim/SampleCollect-v0", GROUND_CONDITIONS, "scripted", 20),
+            SuiteEntry("embodisim/OrbitalCapture-v0", FREE_FLOATING_CONDITIONS, "scripted", 100),
         ),
     )
 )

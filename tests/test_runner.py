@@ -87,11 +87,13 @@ def test_builtin_suites_are_defined():
     assert 2 <= len(smoke.entries[0].conditions) <= 3
     from scenes.conditions import CONDITIONS
 
-    # Every condition is covered by some extreme entry, except free-floating ones until an
-    # orbital task joins the suite; the rover runs on every condition with ground.
+    # Every condition is covered by some extreme entry: the rover tasks on every condition
+    # with ground, OrbitalCapture on the free-floating ones.
     ground = {n for n, c in CONDITIONS.items() if c.terrain}
     assert ground and ground != set(CONDITIONS)
-    assert {s.condition for s in expand(extreme)} >= ground
+    assert {s.condition for s in expand(extreme)} == set(CONDITIONS)
+    orbital = {s.condition for s in expand(extreme) if "OrbitalCapture" in s.task_id}
+    assert orbital == set(CONDITIONS) - ground
     assert set(resolve_conditions(ALL_CONDITIONS)) == set(CONDITIONS)
     assert set(resolve_conditions(FREE_FLOATING_CONDITIONS)) == set(CONDITIONS) - ground
     assert set(smoke.entries[0].conditions) <= set(CONDITIONS)
