@@ -168,8 +168,9 @@ class TouchController:
         self.lost = 0
         self.regrasps = 0
         self.hold_z = 0.0
-        self.c_ref: float | None = None
+        self.cz_hist: list[float] = []
         self.pause = 0
+        self.t_load = 0.0
 
     # ------------------------------------------------------------------ sensing
     def _touch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -446,22 +447,30 @@ class TouchController:
                 self.boost = min(self.boost * 1.3, self.max_boost)
             self.prev_shear = t_mag
             # gross slip: the contact creeps along the pads towards the fingertips (the
-            # object slides down between the jaws); squeeze harder and stop lifting until
-            # the contact stands still on the gel again
+            # object slides down between the jaws: ~0.4 mm per step); squeeze harder and
+            # stop lifting until the contact stands still on the gel again. Judged over the
+            # last three steps, so the slow centroid shift of a growing squeeze is no slip.
             if min(normal) > 0.05:
-                cz = float(np.mean(centroid[:, 1]))
-                if self.c_ref is None:
-                    self.c_ref = cz
-                elif cz - self.c_ref > self.slip_drift:
+                self.cz_hist = [*self.cz_hist[-2:], float(np.mean(centroid[:, 1]))]
+                if len(self.cz_hist) == 3 and \
+                        self.cz_hist[-1] - min(self.cz_hist) > self.slip_drift:
                     self.boost = min(self.boost * 1.5, self.max_boost)
-                    self.c_ref = cz
+                    self.cz_hist = []
                     self.pause = 5
-                else:
-                    self.c_ref = min(self.c_ref, cz)
+            else:
+                self.cz_hist = []
             if self.pause > 0:
                 self.pause -= 1
                 pause = True
-            self.demand = max(self.fragile_grip, self.safety * t_mag / self.mu_low) * self.boost
+            # the shear term of the grip law: the running shear while the table unloads,
+            # then at most 1.5x the load it reached (a squeeze on an off-centre contact
+            # shifts the markers sideways too; followed freely, that reading and the
+            # squeeze would drive each other up to the break force)
+            loading = float(obs[TGT][2]) < self.p0[2] + 0.015
+            if loading:
+                self.t_load = max(self.t_load, t_mag)
+            t_law = t_mag if loading else min(t_mag, 1.5 * self.t_load)
+            self.demand = max(self.fragile_grip, self.safety * t_law / self.mu_low) * self.boost
             self._regulate(obs, n_mean)
         z_goal = self.p0[2] + self.lift_height
         p_des = np.array([self.p0[0], self.p0[1], z_goal])
