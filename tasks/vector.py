@@ -57,6 +57,7 @@ from sims.batch import BatchSim
 from sims.rover import WHEELS
 from tasks import rover_traverse as rt
 from tasks.registry import TASKS, _load, get_task
+from tasks.vector_touch import TOUCH_BATCH_TASKS
 
 _BACKENDS = ("batch", "warp", "sync", "async")
 
@@ -470,6 +471,7 @@ class RoverTraverseBatchEnv(VectorEnv):
 # the natural home once the registry grows one; until then this is the one place.)
 BATCH_TASKS: Mapping[str, type[VectorEnv]] = {
     "embodisim/RoverTraverse-v0": RoverTraverseBatchEnv,
+    **TOUCH_BATCH_TASKS,  # DoorOpen, DrawerOpen, LeverTurn, FragileGrasp (tasks.vector_touch)
 }
 
 

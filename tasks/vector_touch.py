@@ -1,0 +1,529 @@
+"""Batched vector environment of the touch tasks (DoorOpen, DrawerOpen, LeverTurn, FragileGrasp).
+
+:class:`TouchBatchEnv` steps ``num_envs`` touch-task simulations together:
+
+* **physics** of all sub-environments runs in ``mujoco.batch`` (threads, GIL
+  released). Sub-environments whose models give MjData the same layout share
+  one persistent ``mujoco.batch.Batch`` running each on its own model
+  (``set_models``); other layouts get their own batch. The batch is
+  *persistent* (one MjData per simulation inside it) so that the contacts and
+  constraint forces of the last substep - what the tactile pads, the IK and
+  ``evaluate()`` read - come back with :meth:`mujoco.batch.Batch.get_data`
+  exactly as after ``mj_step`` on a single MjData.
+* **per-substep task physics** keeps the single environment's semantics:
+
+  - *latch* of the articulated fixtures (:class:`tasks.touch.articulated.Articulation`):
+    while engaged at the start of a control period the detent force
+    ``-k q`` is rewritten before every substep, as ``Articulation.step`` does;
+    the sub-environments then advance one substep per batch call, the force
+    computed as one array operation over the engaged simulations.
+  - *break monitor* of FragileGrasp (:mod:`sims.fragile`): checked after every
+    physics substep, as :func:`sims.fragile.step_monitored` does. ``mujoco.batch``
+    exposes no contact list, so each substep is one batch call followed by
+    ``get_data`` into the sub-environment's MjData and
+    :meth:`sims.fragile.BreakMonitor.update` (a Python call per environment
+    per substep - the monitor's own cost in the single env as well).
+  - instability checks as :func:`sims.world.step`: at the end of the period,
+    or after every substep where the single environment steps substep by
+    substep with :func:`sims.world.step` (an engaged latch), stopping there.
+
+* **tactile fields** of all sub-environments whose pads share one static
+  geometry (the usual case: the arm is built before the fixture) come from ONE
+  batched call per step: ``TactileArray.update_many``'s path (a compiled contact
+  gather per simulation, then one compiled patch -> traction -> field call for
+  all), with each simulation's own geom radii (:class:`_ScenesTactileArray`).
+* **control, observation, reward, evaluate** run the sub-environment's own code
+  (``ArmController.ik_targets``, ``_observe``, ``evaluate``, ``_task_reward``,
+  ``_after_period``, ``_read_vision``): a Python call per environment per step,
+  kept so that the results are those of the single environment bit for bit.
+  Resets also run the sub-environment's own ``reset`` (its per-episode model
+  randomization writes that sub-environment's model).
+
+Results are bit-identical to ``SyncVectorEnv`` over ``gymnasium.make`` with
+the same seeds (``tests/test_vector_touch.py``), with Gymnasium 1.x autoreset:
+``NextStep`` (default) or ``SameStep`` (``info["final_obs"]`` /
+``info["final_info"]``), in ``SyncVectorEnv``'s info layout.
+
+Not batched: ``marker_error_every > 0`` (the FEM fidelity sampling reads
+per-pad tractions; those sub-environments read their pads one by one, the same
+numbers) and rendering (use ``backend="sync"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import mujoco.batch
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from sims.batch import _FATAL_IDX, _WARNING_NUMBER, _size_signature
+from sims.tactile import TactileArray
+from sims.world import _FATAL_WARNINGS
+from tasks.touch.articulated import Articulation, DoorOpenEnv, DrawerOpenEnv, LeverTurnEnv
+from tasks.touch.base import TABLE_TOP, TouchTaskEnv
+from tasks.touch.fragile import FragileGraspEnv
+
+_INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+_FATAL_NAMES = [w.name for w in _FATAL_WARNINGS]
+
+
+@dataclass
+class _PhysicsGroup:
+    """Sub-environments of one MjData layout on one persistent ``mujoco.batch.Batch``."""
+
+    ids: np.ndarray  # global sub-environment indices, sorted
+    batch: mujoco.batch.Batch
+    local: dict[int, int]  # global index -> row in the batch
+    models_dirty: bool = False  # a reset edited a model: set_models again before stepping
+
+
+class _ScenesTactileArray(TactileArray):
+    """:class:`sims.tactile.TactileArray` whose ``update_many`` spans several scenes.
+
+    ``TactileArray.update_many`` serves simulations of ONE model: the curvature
+    radius of the geom touching a pad (which sets the Hertz patch) is read from
+    that model. Sub-environments with different scenarios have other objects and
+    handles, so :meth:`update_many_scenes` gathers each simulation's contacts with
+    its own model's radii and then computes every field in the same single
+    compiled call. (Hook wanted in ``sims.tactile``: a ``radii`` argument of
+    ``update_many``; this subclass uses its private gather.)
+    """
+
+    def update_many_scenes(self, datas: Sequence[mujoco.MjData],
+                           radii: Sequence[np.ndarray]) -> np.ndarray:
+        """Marker fields ``(B, P, N, 3)`` of simulation ``b`` on a model with geom radii ``radii[b]``.
+
+        Args:
+            datas: One MjData per simulation (after ``mj_step``).
+            radii: Per-geom curvature radii [m] of each simulation's model
+                (``TactilePad._radius`` of that model's pads).
+
+        Returns:
+            The fields, pad frames, metres (as ``update_many``).
+        """
+        n_pads = len(self.pads)
+        self._reserve(0, len(datas) * n_pads)
+        own = self._radius
+        n = 0
+        try:
+            for b, (d, r) in enumerate(zip(datas, radii, strict=True)):
+                self._radius = r
+                n = self._gather(d, b * n_pads, n)
+        finally:
+            self._radius = own
+        self._n = n
+        u = self._fields_out(len(datas) * n_pads)
+        return u.reshape(len(datas), n_pads, -1, 3)
+
+
+@dataclass
+class _TouchGroup:
+    """Sub-environments whose pads share one static geometry: one compiled field call."""
+
+    ids: list[int]
+    array: _ScenesTactileArray
+    radii: list[np.ndarray]  # per member: its model's per-geom curvature radii [m]
+
+
+def _pad_key(env: TouchTaskEnv) -> bytes:
+    """Identity of everything a TactileArray takes from the pads besides the simulation data."""
+    parts = [repr(env.pad_config).encode()]
+    for p in env.pads:
+        parts += [np.int64(p.geom_id).tobytes(), np.ascontiguousarray(p.rot_pad_to_geom).tobytes(),
+                  np.ascontiguousarray(p.origin_in_geom).tobytes(), np.ascontiguousarray(p.markers).tobytes()]
+    return b"|".join(parts)
+
+
+class TouchBatchEnv(VectorEnv):
+    """``num_envs`` touch-task environments with physics and tactile fields batched.
+
+    See the module docstring for what is batched and what stays a per-environment
+    call. Observations, rewards, flags and infos equal ``SyncVectorEnv`` over
+    ``gymnasium.make(env_id, **kwargs)`` with the same seeds, bit for bit.
+
+    Args:
+        env_kwargs: One keyword dict per sub-environment for the task class (e.g.
+            ``{"scenario_seed": i}``); each sub-environment owns its model, because the
+            per-episode randomization writes into it.
+        num_threads: Threads of each batch call (0: all CPUs).
+        max_episode_steps: ``TimeLimit`` of each episode; None: no limit.
+        autoreset_mode: ``"NextStep"`` (Gymnasium's default) or ``"SameStep"``.
+        sim_backend: Only ``"cpu"`` (no MuJoCo Warp path for the touch tasks).
+        env_cls: The task class (a :class:`tasks.touch.base.TouchTaskEnv` subclass); None:
+            the class attribute of the per-task subclass.
+
+    Raises:
+        ValueError: On an empty ``env_kwargs``, a ``render_mode``, a bad ``autoreset_mode``
+            or ``sim_backend``, or sub-environments that disagree on the observation space
+            or ``frame_skip``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    env_cls: type[TouchTaskEnv] | None = None  # the task class; set by the per-task subclasses
+
+    def __init__(
+        self,
+        env_kwargs: Sequence[Mapping[str, Any]],
+        num_threads: int = 1,
+        max_episode_steps: int | None = None,
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        sim_backend: str = "cpu",
+        env_cls: type[TouchTaskEnv] | None = None,
+    ) -> None:
+        env_cls = env_cls or self.env_cls
+        if env_cls is None:
+            raise ValueError("env_cls: got None; accepted: a TouchTaskEnv subclass (or use a "
+                             "per-task subclass such as DoorOpenBatchEnv)")
+        if sim_backend != "cpu":
+            raise ValueError(f"sim_backend: got {sim_backend!r}; accepted: 'cpu' (the touch tasks "
+                             "have no MuJoCo Warp path; use backend='batch')")
+        self.num_envs = len(env_kwargs)
+        if self.num_envs < 1:
+            raise ValueError("num_envs: got 0; accepted: an integer >= 1")
+        if num_threads < 0:
+            raise ValueError(f"num_threads: got {num_threads}; accepted: 0 (all CPUs) or >= 1")
+        mode = AutoresetMode(autoreset_mode)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode: got {mode.value!r}; accepted: 'NextStep' or 'SameStep'")
+        self.autoreset_mode = mode
+        self.metadata = {"render_modes": [], "autoreset_mode": mode}
+        for kw in env_kwargs:
+            if kw.get("render_mode") is not None:
+                raise ValueError("render_mode: the batch backend does not render; use backend='sync'")
+        self.envs: list[TouchTaskEnv] = [env_cls(**kw) for kw in env_kwargs]
+        e0 = self.envs[0]
+        for i, e in enumerate(self.envs):
+            if e.frame_skip != e0.frame_skip or e.observation_space != e0.observation_space:
+                raise ValueError(
+                    f"env_kwargs[{i}]: frame_skip={e.frame_skip}, observation shape "
+                    f"{e.observation_space.shape} differ from env 0 ({e0.frame_skip}, "
+                    f"{e0.observation_space.shape}); accepted: equal ones - use backend='sync' to mix"
+                )
+        self.frame_skip = e0.frame_skip
+        self.max_episode_steps = max_episode_steps
+        self.single_observation_space = e0.observation_space
+        self.single_action_space = e0.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        nthread = int(num_threads)
+
+        # physics groups by MjData layout
+        by_sig: dict[tuple[tuple[str, int], ...], list[int]] = {}
+        for i, e in enumerate(self.envs):
+            by_sig.setdefault(_size_signature(e.model), []).append(i)
+        self.groups: list[_PhysicsGroup] = []
+        self._group_of: list[tuple[_PhysicsGroup, int]] = [None] * self.num_envs  # type: ignore[list-item]
+        for members in by_sig.values():
+            threads = min(nthread, len(members)) if nthread > 0 else 0
+            b = mujoco.batch.Batch(self.envs[members[0]].model, len(members), threads, persistent=True)
+            b.set_models([self.envs[i].model for i in members])
+            g = _PhysicsGroup(ids=np.asarray(members, dtype=np.intp), batch=b,
+                              local={i: k for k, i in enumerate(members)})
+            self.groups.append(g)
+            for k, i in enumerate(members):
+                self._group_of[i] = (g, k)
+
+        # tactile groups by static pad geometry (only sub-environments with touch, no FEM sampling)
+        by_pad: dict[bytes, list[int]] = {}
+        for i, e in enumerate(self.envs):
+            if e.use_touch and e.marker_error_every == 0:
+                by_pad.setdefault(_pad_key(e), []).append(i)
+        self.touch_groups = [
+            _TouchGroup(ids=ids, array=_ScenesTactileArray(list(self.envs[ids[0]].pads)),
+                        radii=[np.ascontiguousarray(self.envs[i].pads[0]._radius, dtype=float) for i in ids])
+            for ids in by_pad.values()]
+
+        n = self.num_envs
+        self._elapsed = np.zeros(n, dtype=np.int64)
+        self._autoreset = np.zeros(n, dtype=bool)
+        self._obs = np.zeros((n, *self.single_observation_space.shape), dtype=np.float32)
+
+    # --- physics ---------------------------------------------------------------------------------
+    def _physics(self, ids: list[int]) -> None:
+        """One control period of sub-environments ``ids`` (controls already in their MjData)."""
+        fs = self.frame_skip
+        for g in self.groups:
+            members = [i for i in ids if i in g.local]
+            if not members:
+                continue
+            b = g.batch
+            if g.models_dirty:
+                b.set_models([self.envs[i].model for i in g.ids])
+                g.models_dirty = False
+            rows = np.array([g.local[i] for i in members], dtype=np.intp)
+            for i, r in zip(members, rows, strict=True):
+                e = self.envs[i]
+                mujoco.mj_getState(e.model, e.data, b.state[r], _INTEGRATION)
+            # per-substep needs of each member
+            latch = np.zeros(len(members), dtype=bool)  # latch engaged: force each substep, checked each
+            monitor = np.zeros(len(members), dtype=bool)  # break monitor after each substep
+            k_latch = np.zeros(len(members))
+            qadr = np.zeros(len(members), dtype=np.intp)
+            dadr = np.zeros(len(members), dtype=np.intp)
+            qfrc = b.bind("qfrc_applied")
+            qpos = b.bind("qpos")
+            for j, i in enumerate(members):
+                e = self.envs[i]
+                art = getattr(e, "art", None)
+                if isinstance(art, Articulation):
+                    qadr[j], dadr[j] = art.qadr, art.dadr
+                    if e.data.qpos[art.qadr] >= art.ranges.latch_travel:
+                        qfrc[rows[j], art.dadr] = 0.0  # Articulation.step: released for the period
+                    else:
+                        latch[j], k_latch[j] = True, art.latch_k
+                if isinstance(e, FragileGraspEnv):
+                    monitor[j] = True
+            warn0 = b.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER].copy()
+            errors: dict[int, str] = {}
+            if not latch.any() and not monitor.any():
+                self._batch_step(b, rows, members, fs, errors)
+            else:
+                alive = np.ones(len(members), dtype=bool)
+                for _ in range(fs):
+                    sel = np.flatnonzero(alive)
+                    if sel.size == 0:
+                        break
+                    lj = sel[latch[sel]]
+                    if lj.size:  # Articulation.apply_latch, as one array operation
+                        q = qpos[rows[lj], qadr[lj]]
+                        qfrc[rows[lj], dadr[lj]] = np.where(
+                            q < np.array([self.envs[members[j]].art.ranges.latch_travel for j in lj]),
+                            -k_latch[lj] * q, 0.0)
+                    w_before = b.warning[rows[sel]][:, _FATAL_IDX, _WARNING_NUMBER].copy()
+                    self._batch_step(b, rows[sel], [members[j] for j in sel], 1, errors)
+                    for j in sel:
+                        if members[j] in errors:
+                            alive[j] = False
+                    for j in sel[monitor[sel]]:
+                        e = self.envs[members[j]]
+                        b.get_data(int(rows[j]), e.data)
+                        e.monitor.update(e.data)  # type: ignore[attr-defined]
+                    # world.step per substep (engaged latch): stop at the first unstable substep
+                    w_after = b.warning[rows[sel]][:, _FATAL_IDX, _WARNING_NUMBER]
+                    for k, j in enumerate(sel):
+                        if not latch[j] or not alive[j]:
+                            continue
+                        bad = self._instability(b, int(rows[j]), w_before[k], w_after[k])
+                        if bad is not None:
+                            errors[members[j]] = bad
+                            alive[j] = False
+            warn1 = b.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER]
+            for j, i in enumerate(members):
+                e = self.envs[i]
+                b.get_data(int(rows[j]), e.data)
+                if i not in errors:
+                    bad = self._instability(b, int(rows[j]), warn0[j], warn1[j])
+                    if bad is not None:
+                        errors[i] = bad
+                if i in errors:
+                    e.sim_error = errors[i]
+
+    @staticmethod
+    def _batch_step(b: mujoco.batch.Batch, rows: np.ndarray, members: list[int], nstep: int,
+                    errors: dict[int, str]) -> None:
+        try:
+            b.step(rows.astype(np.int32), nstep=nstep)
+        except mujoco.batch.SimulationError as exc:
+            for r in exc.ids:  # batch rows (as sims.batch.BatchSim reads them)
+                i = members[int(np.flatnonzero(rows == int(r))[0])]
+                errors[i] = f"MuJoCo error: {b.error(int(r))}"
+
+    @staticmethod
+    def _instability(b: mujoco.batch.Batch, row: int, before: np.ndarray, after: np.ndarray) -> str | None:
+        """:func:`sims.world.step`'s check of one simulation: its message, or None if stable."""
+        time = float(b.bind("time")[row])
+        if np.any(after > before):
+            names = [w.name for w, b0, a0 in zip(_FATAL_NAMES, before, after, strict=True) if a0 > b0]
+            return f"MuJoCo instability warning(s) {names} at t={time:.4f} s"
+        if not np.isfinite(b.bind("qpos")[row].sum() + b.bind("qvel")[row].sum()):
+            return f"non-finite state at t={time:.4f} s"
+        return None
+
+    # --- touch -----------------------------------------------------------------------------------
+    def _read_touch(self, ids: list[int]) -> None:
+        """Marker fields of sub-environments ``ids``: one ``update_many`` call per pad group."""
+        done: set[int] = set()
+        for tg in self.touch_groups:
+            pos = [k for k, i in enumerate(tg.ids) if i in ids]
+            if not pos:
+                continue
+            members = [tg.ids[k] for k in pos]
+            fields = tg.array.update_many_scenes([self.envs[i].data for i in members],
+                                                 [tg.radii[k] for k in pos])
+            for k, i in enumerate(members):
+                self.envs[i]._markers[:] = fields[k]
+                done.update(members)
+        for i in ids:
+            if i not in done:  # use_touch=False (nothing to do) or FEM sampling on: the env's own path
+                self.envs[i]._read_touch()
+
+    # --- reset -----------------------------------------------------------------------------------
+    def _reset_one(self, i: int, seed: int | None,
+                   options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.envs[i].reset(seed=seed, options=options)
+        g, _ = self._group_of[i]
+        g.models_dirty = True  # the episode's randomization wrote the model
+        self._elapsed[i] = 0
+        self._autoreset[i] = False
+        return obs, info
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset all sub-environments (or those in ``options["reset_mask"]``).
+
+        Args:
+            seed: None, an int ``s`` (sub-env ``i`` gets ``s + i``, as SyncVectorEnv), or one
+                seed per sub-environment.
+            options: ``{"reset_mask": bool array (num_envs,)}`` to reset only some; other
+                keys go to each sub-environment's ``reset``.
+
+        Returns:
+            Observations ``(num_envs, obs_size)`` float32 and the batched info dict.
+        """
+        n = self.num_envs
+        if seed is None:
+            seeds: list[int | None] = [None] * n
+        elif isinstance(seed, int | np.integer):
+            seeds = [int(seed) + i for i in range(n)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ValueError(f"seed: got {len(seeds)} seeds; accepted: one per sub-environment ({n})")
+        options = dict(options or {})
+        mask = np.ones(n, dtype=bool)
+        if "reset_mask" in options:
+            mask = np.asarray(options.pop("reset_mask"))
+            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"options['reset_mask']: accepted: a bool array of shape ({n},) "
+                                 "with at least one True")
+        info: dict[str, Any] = {}
+        for i in np.flatnonzero(mask):
+            self._obs[i], env_info = self._reset_one(int(i), seeds[i], options)
+            info = self._add_info(info, env_info, int(i))
+        return self._obs.copy(), info
+
+    # --- step ------------------------------------------------------------------------------------
+    def _control(self, i: int, action: np.ndarray) -> np.ndarray:
+        """TouchTaskEnv.step's control part for sub-environment ``i``; returns the clipped action."""
+        e = self.envs[i]
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
+        ee = e.ctl.ee_pos(e.data)
+        e._target = ee + np.clip(e._target + a[:3] * e.max_step - ee, -0.03, 0.03)
+        e._target = np.clip(e._target, [0.2, -0.45, TABLE_TOP + 0.005], [0.85, 0.45, 0.8])
+        e._target_yaw = float(np.clip(e._target_yaw + a[3] * e.max_yaw_step, 0.0, math.pi))
+        q_t = e.ctl.ik_targets(e.data, e._target, e._target_yaw, e.dt)
+        ctrl = e.data.ctrl.copy()
+        ctrl[e.ctl.act_ids] = q_t
+        ctrl[e.ctl.finger_act_ids] = a[4] * e.arm_params.finger_stroke
+        e.data.ctrl[:] = ctrl
+        e._before_period()
+        return a
+
+    def _finish(self, i: int, a: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """TouchTaskEnv.step's part after the touch update, plus TimeLimit's truncation."""
+        e = self.envs[i]
+        if e.sim_error is None:
+            e._read_vision()
+        obs = e._observe()
+        ev = e.evaluate()
+        info: dict[str, Any] = {
+            "success": bool(ev["success"]),
+            "metrics": {k: float(v) for k, v in ev.items() if k != "success"},
+            "sim_error": e.sim_error,
+            "sampled": dict(e.sampled),
+        }
+        self._elapsed[i] += 1
+        truncated = self.max_episode_steps is not None and self._elapsed[i] >= self.max_episode_steps
+        if e.sim_error is not None:
+            info["success"] = False
+            info["reward_parts"] = {}
+            return obs, 0.0, True, bool(truncated), info
+        parts = e._task_reward(ev)
+        parts["ctrl"] = -e.ctrl_weight * float(a @ a)
+        info["reward_parts"] = parts
+        return obs, float(sum(parts.values())), bool(e._terminated(ev)), bool(truncated), info
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-environment (NEXT_STEP: those that ended last step reset instead)."""
+        n = self.num_envs
+        acts = np.asarray(actions).reshape(n, -1)
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
+        stepping = [i for i in range(n) if not (next_step and self._autoreset[i])]
+        clipped = {i: self._control(i, acts[i]) for i in stepping}
+        self._physics(stepping)
+        ok = [i for i in stepping if self.envs[i].sim_error is None]
+        for i in ok:
+            self.envs[i]._after_period()
+            self.envs[i]._steps += 1
+        for i in stepping:
+            if i not in ok:
+                self.envs[i]._steps += 1
+        self._read_touch(ok)
+        results = {i: self._finish(i, clipped[i]) for i in stepping}
+        info: dict[str, Any] = {}
+        for i in range(n):
+            if i in results:
+                self._obs[i], rewards[i], terminated[i], truncated[i], env_info = results[i]
+                if not next_step and (terminated[i] or truncated[i]):
+                    info = self._add_info(info, {"final_obs": self._obs[i].copy(), "final_info": env_info}, i)
+                    self._obs[i], env_info = self._reset_one(i, None)
+            else:  # NEXT_STEP: the episode ended last step; reset, reward 0, flags False
+                self._obs[i], env_info = self._reset_one(i, None)
+            info = self._add_info(info, env_info, i)
+        self._autoreset = terminated | truncated
+        return self._obs.copy(), rewards, terminated, truncated, info
+
+    def get_data(self, i: int) -> mujoco.MjData:
+        """MjData of sub-environment ``i`` (its live state after the last step)."""
+        return self.envs[i].data
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Release the sub-environments."""
+        for e in self.envs:
+            e.close()
+
+
+
+
+class DoorOpenBatchEnv(TouchBatchEnv):
+    """:class:`TouchBatchEnv` of ``embodisim/DoorOpen-v0``."""
+
+    env_cls = DoorOpenEnv
+
+
+class DrawerOpenBatchEnv(TouchBatchEnv):
+    """:class:`TouchBatchEnv` of ``embodisim/DrawerOpen-v0``."""
+
+    env_cls = DrawerOpenEnv
+
+
+class LeverTurnBatchEnv(TouchBatchEnv):
+    """:class:`TouchBatchEnv` of ``embodisim/LeverTurn-v0``."""
+
+    env_cls = LeverTurnEnv
+
+
+class FragileGraspBatchEnv(TouchBatchEnv):
+    """:class:`TouchBatchEnv` of ``embodisim/FragileGrasp-v0``."""
+
+    env_cls = FragileGraspEnv
+
+
+# Task id -> batched implementation; merged into tasks.vector.BATCH_TASKS.
+TOUCH_BATCH_TASKS: dict[str, type[VectorEnv]] = {
+    "embodisim/DoorOpen-v0": DoorOpenBatchEnv,
+    "embodisim/DrawerOpen-v0": DrawerOpenBatchEnv,
+    "embodisim/LeverTurn-v0": LeverTurnBatchEnv,
+    "embodisim/FragileGrasp-v0": FragileGraspBatchEnv,
+}

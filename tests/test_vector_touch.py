@@ -1,0 +1,115 @@
+"""Batched touch-task vector env: bit-identical to single envs (autoreset, grasp, tactile fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import tasks  # noqa: F401  (registers the ids)
+from tasks.registry import make_policy
+from tasks.vector import BATCH_TASKS, make_vec
+from tasks.vector_touch import TouchBatchEnv
+
+DOOR = "embodisim/DoorOpen-v0"
+FRAGILE = "embodisim/FragileGrasp-v0"
+N = 3
+KWARGS = [{"scenario_seed": i} for i in range(N)]  # three different scenes (models)
+
+
+def _assert_same(a: Any, b: Any, where: str) -> None:
+    """Recursive bit-for-bit equality of vector-env outputs (arrays, info trees)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {set(a) ^ set(b)}"
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}/{k}")
+        return
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b), where
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{where}[{k}]")
+        return
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        assert isinstance(b, np.ndarray) and a.shape == b.shape, where
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{where}[{k}]")
+        return
+    if a is None or isinstance(a, str):
+        assert a == b, f"{where}: {a!r} != {b!r}"
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+    assert np.array_equal(a, b), f"{where}: max |diff| {np.max(np.abs(a.astype(float) - b.astype(float)))}"
+
+
+def _sync(env_id: str, max_steps: int, mode: str = "NextStep") -> gym.vector.SyncVectorEnv:
+    """N single gym.make envs (TimeLimit included), Gymnasium's reference vectorization."""
+    return gym.vector.SyncVectorEnv(
+        [lambda kw=kw: gym.make(env_id, max_episode_steps=max_steps, **kw) for kw in KWARGS],
+        autoreset_mode=mode)
+
+
+@pytest.mark.parametrize(("env_id", "mode"), [(DOOR, "NextStep"), (FRAGILE, "NextStep"),
+                                              (DOOR, "SameStep")])
+def test_random_actions_bit_identical_with_autoreset(env_id: str, mode: str) -> None:
+    steps, limit = 60 if mode == "NextStep" else 30, 25  # TimeLimit 25: autoresets inside the run
+    batch = BATCH_TASKS[env_id](KWARGS, num_threads=2, max_episode_steps=limit, autoreset_mode=mode)
+    sync = _sync(env_id, limit, mode)
+    _assert_same(batch.reset(seed=11), sync.reset(seed=11), "reset")
+    rng = np.random.default_rng(5)
+    ends = 0
+    for k in range(steps):
+        a = rng.uniform(-1.0, 1.0, (N, 5)).astype(np.float32)
+        out_b, out_s = batch.step(a), sync.step(a)
+        for name, x, y in zip(("obs", "reward", "terminated", "truncated", "info"), out_b, out_s,
+                              strict=True):
+            _assert_same(x, y, f"step {k} {name}")
+        ends += int(np.sum(out_b[2] | out_b[3]))
+        if mode == "SameStep" and (out_b[2] | out_b[3]).any():
+            assert out_b[4]["_final_obs"].any()
+    assert ends >= N  # every sub-env went through at least one autoreset
+    batch.close()
+    sync.close()
+
+
+def test_scripted_grasp_touches_and_stays_identical() -> None:
+    """FragileGrasp with the scripted controller: the pads read a nonzero field, equal bit for bit."""
+    batch = make_vec(FRAGILE, N, backend="batch", per_env_kwargs=KWARGS, num_threads=2)
+    assert isinstance(batch, TouchBatchEnv) and len(batch.touch_groups) == 1  # one update_many call
+    sync = _sync(FRAGILE, 450)
+    pol_b = [make_policy(FRAGILE, "scripted", batch.envs[i]) for i in range(N)]
+    pol_s = [make_policy(FRAGILE, "scripted", sync.envs[i]) for i in range(N)]
+    obs_b, _ = batch.reset(seed=3)
+    obs_s, _ = sync.reset(seed=3)
+    for i in range(N):
+        pol_b[i].reset(3 + i)
+        pol_s[i].reset(3 + i)
+    touched = 0
+    for k in range(190):
+        out_b = batch.step(np.stack([p.act(obs_b[i]) for i, p in enumerate(pol_b)]))
+        out_s = sync.step(np.stack([p.act(obs_s[i]) for i, p in enumerate(pol_s)]))
+        for name, x, y in zip(("obs", "reward", "terminated", "truncated", "info"), out_b, out_s,
+                              strict=True):
+            _assert_same(x, y, f"step {k} {name}")
+        obs_b, obs_s = out_b[0], out_s[0]
+        markers = np.stack([e._markers for e in batch.envs])  # (N, pads, markers, 3), metres
+        for i in range(N):
+            assert np.array_equal(markers[i], sync.envs[i].unwrapped._markers)
+        touched += int(np.any(np.abs(markers) > 1e-6))  # a press of > 1 um somewhere
+        assert np.array_equal(np.any(obs_b[:, 30:42] != 0, axis=1), np.any(markers != 0, axis=(1, 2, 3)))
+    assert touched > 0
+    batch.close()
+    sync.close()
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="render_mode"):
+        BATCH_TASKS[DOOR]([{"render_mode": "rgb_array"}])
+    with pytest.raises(ValueError, match="sim_backend"):
+        BATCH_TASKS[DOOR]([{}], sim_backend="warp")
+    with pytest.raises(ValueError, match="env_cls"):
+        TouchBatchEnv([{}])
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        BATCH_TASKS[FRAGILE]([{}], autoreset_mode="Disabled")
