@@ -395,6 +395,38 @@ def draw_fixed_pattern(
     return FixedPattern(prnu_gain=gain, dsnu_e=offset)
 
 
+# Luma weights per 8-bit code: v = R*w_r + G*w_g + B*w_b with the render in [0, 255].
+_LUMA_PER_CODE = _LUMA / 255.0
+
+
+def _luma_into(
+    rgb: NDArray[np.uint8], out: NDArray[np.float64], tmp: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Rec. 709 luma of an 8-bit render, ``(R w_r + G w_g) + B w_b``, into ``out``.
+
+    Three fused multiply-into-buffer passes (~4x faster than ``np.dot`` on an
+    ``(H, W, 3)`` uint8 image, which converts it to float64 first). The sum is formed
+    in the same order as ``np.dot(rgb, _LUMA / 255)``, and was checked to give the
+    same float64 for all 2^24 RGB triples.
+    """
+    w = _LUMA_PER_CODE
+    np.multiply(rgb[..., 0], w[0], out=out)
+    np.multiply(rgb[..., 1], w[1], out=tmp)
+    np.add(out, tmp, out=out)
+    np.multiply(rgb[..., 2], w[2], out=tmp)
+    np.add(out, tmp, out=out)
+    return out
+
+
+def _electrons_scale(sensor: SensorConfig, exposure_s: float) -> float:
+    """Checked ``sensor.electrons_per_radiance(exposure_s)`` [e- / (W m^-2 sr^-1)]."""
+    if not (math.isfinite(exposure_s) and exposure_s > 0):
+        raise ValueError(
+            f"radiance_to_electrons: exposure_s = {exposure_s!r} must be > 0 s; pass seconds."
+        )
+    return sensor.electrons_per_radiance(exposure_s)
+
+
 def radiance_to_electrons(
     radiance_w_m2_sr: ArrayLike,
     sensor: SensorConfig,
@@ -413,11 +445,7 @@ def radiance_to_electrons(
     Returns:
         Expected photo-electrons per pixel (no noise, no saturation).
     """
-    if not (math.isfinite(exposure_s) and exposure_s > 0):
-        raise ValueError(
-            f"radiance_to_electrons: exposure_s = {exposure_s!r} must be > 0 s; pass seconds."
-        )
-    scale = sensor.electrons_per_radiance(exposure_s)
+    scale = _electrons_scale(sensor, exposure_s)
     return np.asarray(radiance_w_m2_sr, dtype=np.float64) * scale * relative_illumination
 
 
@@ -451,32 +479,48 @@ def sensor_response(
         ValueError: On negative or non-finite electrons, a bad exposure or mismatched shapes.
     """
     mu = np.asarray(electrons_mean, dtype=np.float64)
-    if not np.all(np.isfinite(mu)) or (mu.size and mu.min() < 0):
+    # One min and one max pass instead of isfinite + all + min: NaN fails ``lo >= 0``
+    # and +inf fails ``hi < inf``.
+    if mu.size and not (mu.min() >= 0.0 and mu.max() < math.inf):
         raise ValueError(
             "sensor_response: electrons_mean must be finite and >= 0 e- per pixel; "
-            f"got min={np.nanmin(mu) if mu.size else 'n/a'}; clip the radiance image first."
+            f"got min={np.nanmin(mu)}, max={np.nanmax(mu)}; clip the radiance image first."
         )
     if not (math.isfinite(exposure_s) and exposure_s > 0):
         raise ValueError(
             f"sensor_response: exposure_s = {exposure_s!r} must be > 0 s; pass seconds."
         )
+    if fixed_pattern is not None and fixed_pattern.prnu_gain.shape != mu.shape:
+        raise ValueError(
+            f"sensor_response: fixed_pattern shape {fixed_pattern.prnu_gain.shape} != image "
+            f"shape {mu.shape}; draw the pattern for this image size."
+        )
+    # Every step below works in place on one float64 buffer and evaluates the same
+    # floating-point expressions in the same order as the textbook chain
+    # ``poisson(mu * prnu + dark t) + dsnu -> min(full well) + normal(0, read) -> K, black``,
+    # so frames are bit-identical for a given Generator state.
     if fixed_pattern is not None:
-        if fixed_pattern.prnu_gain.shape != mu.shape:
-            raise ValueError(
-                f"sensor_response: fixed_pattern shape {fixed_pattern.prnu_gain.shape} != image "
-                f"shape {mu.shape}; draw the pattern for this image size."
-            )
-        mu = mu * fixed_pattern.prnu_gain
+        lam = np.multiply(mu, fixed_pattern.prnu_gain)
+        np.add(lam, sensor.dark_current_e_s * exposure_s, out=lam)
+    else:
+        lam = mu + sensor.dark_current_e_s * exposure_s
     # Photo and dark electrons are independent Poisson counts, so their sum is one
     # Poisson draw with the summed mean (half the random draws of two separate ones).
-    electrons = rng.poisson(mu + sensor.dark_current_e_s * exposure_s).astype(np.float64)
+    electrons = lam  # the counts overwrite their means (int64 -> float64 is exact here)
+    np.copyto(electrons, rng.poisson(lam), casting="unsafe")
     if fixed_pattern is not None:
-        electrons += fixed_pattern.dsnu_e
+        np.add(electrons, fixed_pattern.dsnu_e, out=electrons)
     np.minimum(electrons, sensor.full_well_e, out=electrons)
     if sensor.read_noise_e > 0:
-        electrons += rng.normal(0.0, sensor.read_noise_e, size=mu.shape)
-    dn = electrons * sensor.gain_dn_per_e + sensor.black_level_dn
-    np.floor(dn + 0.5, out=dn)
+        # Generator.normal(0, s) is 0 + s * standard_normal(): same variates, same order.
+        noise = rng.standard_normal(size=mu.shape)
+        np.multiply(noise, sensor.read_noise_e, out=noise)
+        np.add(electrons, noise, out=electrons)
+    dn = electrons
+    np.multiply(dn, sensor.gain_dn_per_e, out=dn)
+    np.add(dn, sensor.black_level_dn, out=dn)
+    np.add(dn, 0.5, out=dn)
+    np.floor(dn, out=dn)
     np.clip(dn, 0.0, float(sensor.dn_max), out=dn)
     if as_float:
         return dn
@@ -587,7 +631,12 @@ class RadiometricCamera:
         r2 = (xs[None, :] ** 2 + ys[:, None] ** 2) / f_px**2
         self._cos4 = 1.0 / (1.0 + r2) ** 2 if self.sensor.cos4_falloff else np.ones_like(r2)
         self._scratch: mujoco.MjData | None = None
-        self._grey = np.empty((self.height, self.width), dtype=np.float64)
+        # Per-frame work buffers, allocated once (float64: see _luma_into and capture).
+        shape = (self.height, self.width)
+        self._grey = np.empty(shape, dtype=np.float64)
+        self._luma_tmp = np.empty(shape, dtype=np.float64)
+        self._blur = np.empty(shape, dtype=np.float64)
+        self._mu = np.empty(shape, dtype=np.float64)
         self.exposure_s = self.sensor.exposure_s  # exposure used for the next frame
         self.last_exposure_s = self.sensor.exposure_s  # exposure of the last captured frame
 
@@ -598,8 +647,42 @@ class RadiometricCamera:
 
     def _grey_render(self, data: mujoco.MjData) -> NDArray[np.float64]:
         rgb = self._renderer.render_rgb(data, self.camera_name)
-        np.dot(rgb, _LUMA / 255.0, out=self._grey)
+        _luma_into(rgb, self._grey, self._luma_tmp)
         return self._grey
+
+    def _relative_radiance_buf(self, data: mujoco.MjData, t_exp: float) -> NDArray[np.float64]:
+        """:meth:`relative_radiance` into an internal buffer (valid until the next frame)."""
+        n = self.sensor.motion_blur_subframes
+        if n == 1:
+            return self._grey_render(data)
+        if self._scratch is None:
+            self._scratch = mujoco.MjData(self.model)
+        scratch = self._scratch
+        acc = self._blur
+        acc.fill(0.0)
+        for k in range(n):
+            mujoco.mj_copyData(scratch, self.model, data)
+            dt = -t_exp + (k + 0.5) * t_exp / n  # sub-frame mid-point, relative to now
+            mujoco.mj_integratePos(self.model, scratch.qpos, data.qvel, dt)
+            mujoco.mj_kinematics(self.model, scratch)
+            mujoco.mj_camlight(self.model, scratch)
+            np.add(acc, self._grey_render(scratch), out=acc)
+        np.divide(acc, n, out=acc)
+        return acc
+
+    def _electrons_buf(self, data: mujoco.MjData, t_exp: float) -> NDArray[np.float64]:
+        """:meth:`expected_electrons` into an internal buffer (valid until the next frame).
+
+        Same expressions in the same order as ``radiance_to_electrons(v * E_ref / pi)``:
+        ``((v * (E_ref / pi)) * scale) * cos4``, so the values are bit-identical.
+        """
+        scale = _electrons_scale(self.sensor, t_exp)
+        v = self._relative_radiance_buf(data, t_exp)
+        mu = self._mu
+        np.multiply(v, self.illumination.reference_irradiance() / math.pi, out=mu)
+        np.multiply(mu, scale, out=mu)
+        np.multiply(mu, self._cos4, out=mu)
+        return mu
 
     def relative_radiance(self, data: mujoco.MjData, exposure_s: float | None = None) -> NDArray:
         """Render value ``v`` in [0, 1] (luma), averaged over motion-blur sub-frames.
@@ -617,23 +700,8 @@ class RadiometricCamera:
         Returns:
             A new ``(height, width)`` float64 array.
         """
-        n = self.sensor.motion_blur_subframes
-        if n == 1:
-            return self._grey_render(data).copy()
         t_exp = self.exposure_s if exposure_s is None else exposure_s
-        if self._scratch is None:
-            self._scratch = mujoco.MjData(self.model)
-        scratch = self._scratch
-        acc = np.zeros((self.height, self.width), dtype=np.float64)
-        for k in range(n):
-            mujoco.mj_copyData(scratch, self.model, data)
-            dt = -t_exp + (k + 0.5) * t_exp / n  # sub-frame mid-point, relative to now
-            mujoco.mj_integratePos(self.model, scratch.qpos, data.qvel, dt)
-            mujoco.mj_kinematics(self.model, scratch)
-            mujoco.mj_camlight(self.model, scratch)
-            acc += self._grey_render(scratch)
-        acc /= n
-        return acc
+        return self._relative_radiance_buf(data, t_exp).copy()
 
     def radiance(self, data: mujoco.MjData) -> NDArray[np.float64]:
         """Scene radiance per pixel ``L = v E_ref / pi`` [W m^-2 sr^-1]."""
@@ -644,9 +712,7 @@ class RadiometricCamera:
     ) -> NDArray[np.float64]:
         """Noise-free photo-electrons per pixel for the next frame (with cos^4 and blur)."""
         t_exp = self.exposure_s if exposure_s is None else exposure_s
-        v = self.relative_radiance(data, t_exp)
-        radiance = v * (self.illumination.reference_irradiance() / math.pi)
-        return radiance_to_electrons(radiance, self.sensor, t_exp, relative_illumination=self._cos4)
+        return self._electrons_buf(data, t_exp).copy()
 
     def capture(
         self, data: mujoco.MjData, rng: np.random.Generator, *, as_float: bool = False
@@ -662,7 +728,7 @@ class RadiometricCamera:
             ``(height, width)`` image: uint16 DN (uint8 for <= 8-bit ADCs) or float32.
         """
         t_exp = self.exposure_s
-        mu = self.expected_electrons(data, t_exp)
+        mu = self._electrons_buf(data, t_exp)
         dn = sensor_response(
             mu, self.sensor, t_exp, rng, fixed_pattern=self.fixed_pattern, as_float=True
         )
