@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mujoco
@@ -81,6 +81,14 @@ class _PhysicsGroup:
     batch: mujoco.batch.Batch
     local: dict[int, int]  # global index -> row in the batch
     models_dirty: bool = False  # a reset edited a model: set_models again before stepping
+    views: dict[str, np.ndarray] = field(default_factory=dict)  # bound state views, cached
+
+    def view(self, name: str) -> np.ndarray:
+        """Live ``(nsim, ...)`` view of state field ``name`` (``Batch.bind``, cached)."""
+        v = self.views.get(name)
+        if v is None:
+            v = self.views[name] = self.batch.bind(name)
+        return v
 
 
 class _ScenesTactileArray(TactileArray):
@@ -260,14 +268,12 @@ class TouchBatchEnv(VectorEnv):
             for i, r in zip(members, rows, strict=True):
                 e = self.envs[i]
                 mujoco.mj_getState(e.model, e.data, b.state[r], _INTEGRATION)
-            # per-substep needs of each member
-            latch = np.zeros(len(members), dtype=bool)  # latch engaged: force each substep, checked each
-            monitor = np.zeros(len(members), dtype=bool)  # break monitor after each substep
-            k_latch = np.zeros(len(members))
-            qadr = np.zeros(len(members), dtype=np.intp)
-            dadr = np.zeros(len(members), dtype=np.intp)
-            qfrc = b.bind("qfrc_applied")
-            qpos = b.bind("qpos")
+            m = len(members)
+            latch = np.zeros(m, dtype=bool)  # latch engaged: force rewritten, stability checked per substep
+            monitor = np.zeros(m, dtype=bool)  # break monitor after every substep
+            k_latch, travel = np.zeros(m), np.zeros(m)
+            qadr, dadr = np.zeros(m, dtype=np.intp), np.zeros(m, dtype=np.intp)
+            qfrc, qpos = g.view("qfrc_applied"), g.view("qpos")
             for j, i in enumerate(members):
                 e = self.envs[i]
                 art = getattr(e, "art", None)
@@ -276,15 +282,14 @@ class TouchBatchEnv(VectorEnv):
                     if e.data.qpos[art.qadr] >= art.ranges.latch_travel:
                         qfrc[rows[j], art.dadr] = 0.0  # Articulation.step: released for the period
                     else:
-                        latch[j], k_latch[j] = True, art.latch_k
-                if isinstance(e, FragileGraspEnv):
-                    monitor[j] = True
+                        latch[j], k_latch[j], travel[j] = True, art.latch_k, art.ranges.latch_travel
+                monitor[j] = isinstance(e, FragileGraspEnv)
             warn0 = b.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER].copy()
             errors: dict[int, str] = {}
             if not latch.any() and not monitor.any():
-                self._batch_step(b, rows, members, fs, errors)
-            else:
-                alive = np.ones(len(members), dtype=bool)
+                self._batch_step(g, rows, members, fs, errors)
+            else:  # one substep per batch call
+                alive = np.ones(m, dtype=bool)
                 for _ in range(fs):
                     sel = np.flatnonzero(alive)
                     if sel.size == 0:
@@ -292,58 +297,54 @@ class TouchBatchEnv(VectorEnv):
                     lj = sel[latch[sel]]
                     if lj.size:  # Articulation.apply_latch, as one array operation
                         q = qpos[rows[lj], qadr[lj]]
-                        qfrc[rows[lj], dadr[lj]] = np.where(
-                            q < np.array([self.envs[members[j]].art.ranges.latch_travel for j in lj]),
-                            -k_latch[lj] * q, 0.0)
-                    w_before = b.warning[rows[sel]][:, _FATAL_IDX, _WARNING_NUMBER].copy()
-                    self._batch_step(b, rows[sel], [members[j] for j in sel], 1, errors)
-                    for j in sel:
-                        if members[j] in errors:
-                            alive[j] = False
+                        qfrc[rows[lj], dadr[lj]] = np.where(q < travel[lj], -k_latch[lj] * q, 0.0)
+                        w_before = b.warning[rows[lj]][:, _FATAL_IDX, _WARNING_NUMBER].copy()
+                    self._batch_step(g, rows[sel], [members[j] for j in sel], 1, errors)
+                    if errors:
+                        alive &= np.array([i not in errors for i in members])
                     for j in sel[monitor[sel]]:
                         e = self.envs[members[j]]
                         b.get_data(int(rows[j]), e.data)
                         e.monitor.update(e.data)  # type: ignore[attr-defined]
-                    # world.step per substep (engaged latch): stop at the first unstable substep
-                    w_after = b.warning[rows[sel]][:, _FATAL_IDX, _WARNING_NUMBER]
-                    for k, j in enumerate(sel):
-                        if not latch[j] or not alive[j]:
-                            continue
-                        bad = self._instability(b, int(rows[j]), w_before[k], w_after[k])
-                        if bad is not None:
-                            errors[members[j]] = bad
-                            alive[j] = False
-            warn1 = b.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER]
+                    if lj.size:  # world.step per substep (engaged latch): stop at the first bad one
+                        for j, msg in self._unstable(g, lj, rows[lj], w_before).items():
+                            if alive[j]:
+                                errors[members[j]] = msg
+                                alive[j] = False
+            for j, msg in self._unstable(g, np.arange(m), rows, warn0).items():
+                errors.setdefault(members[j], msg)
             for j, i in enumerate(members):
                 e = self.envs[i]
                 b.get_data(int(rows[j]), e.data)
-                if i not in errors:
-                    bad = self._instability(b, int(rows[j]), warn0[j], warn1[j])
-                    if bad is not None:
-                        errors[i] = bad
                 if i in errors:
                     e.sim_error = errors[i]
 
     @staticmethod
-    def _batch_step(b: mujoco.batch.Batch, rows: np.ndarray, members: list[int], nstep: int,
+    def _batch_step(g: _PhysicsGroup, rows: np.ndarray, members: list[int], nstep: int,
                     errors: dict[int, str]) -> None:
         try:
-            b.step(rows.astype(np.int32), nstep=nstep)
+            g.batch.step(rows.astype(np.int32), nstep=nstep)
         except mujoco.batch.SimulationError as exc:
             for r in exc.ids:  # batch rows (as sims.batch.BatchSim reads them)
                 i = members[int(np.flatnonzero(rows == int(r))[0])]
-                errors[i] = f"MuJoCo error: {b.error(int(r))}"
+                errors[i] = f"MuJoCo error: {g.batch.error(int(r))}"
 
     @staticmethod
-    def _instability(b: mujoco.batch.Batch, row: int, before: np.ndarray, after: np.ndarray) -> str | None:
-        """:func:`sims.world.step`'s check of one simulation: its message, or None if stable."""
-        time = float(b.bind("time")[row])
-        if np.any(after > before):
-            names = [w.name for w, b0, a0 in zip(_FATAL_NAMES, before, after, strict=True) if a0 > b0]
-            return f"MuJoCo instability warning(s) {names} at t={time:.4f} s"
-        if not np.isfinite(b.bind("qpos")[row].sum() + b.bind("qvel")[row].sum()):
-            return f"non-finite state at t={time:.4f} s"
-        return None
+    def _unstable(g: _PhysicsGroup, keys: np.ndarray, rows: np.ndarray,
+                  before: np.ndarray) -> dict[int, str]:
+        """:func:`sims.world.step`'s checks of ``rows`` since ``before``: key -> message of the bad ones."""
+        after = g.batch.warning[rows][:, _FATAL_IDX, _WARNING_NUMBER]
+        rose = after > before
+        finite = np.isfinite(g.view("qpos")[rows].sum(axis=1) + g.view("qvel")[rows].sum(axis=1))
+        out: dict[int, str] = {}
+        for k in np.flatnonzero(rose.any(axis=1) | ~finite):
+            t = float(g.view("time")[rows[k]])
+            if rose[k].any():
+                names = [_FATAL_NAMES[w] for w in np.flatnonzero(rose[k])]
+                out[int(keys[k])] = f"MuJoCo instability warning(s) {names} at t={t:.4f} s"
+            else:
+                out[int(keys[k])] = f"non-finite state at t={t:.4f} s"
+        return out
 
     # --- touch -----------------------------------------------------------------------------------
     def _read_touch(self, ids: list[int]) -> None:
