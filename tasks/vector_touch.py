@@ -359,7 +359,7 @@ class TouchBatchEnv(VectorEnv):
                                                  [tg.radii[k] for k in pos])
             for k, i in enumerate(members):
                 self.envs[i]._markers[:] = fields[k]
-                done.update(members)
+            done.update(members)
         for i in ids:
             if i not in done:  # use_touch=False (nothing to do) or FEM sampling on: the env's own path
                 self.envs[i]._read_touch()
