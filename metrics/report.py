@@ -24,8 +24,11 @@ How each indicator is derived from the rows (:func:`measurements_from_rows`):
 * ``marker-error`` — the largest ``metrics["marker_max_rel_error"]`` over all
   episodes that report it, whatever the variant (the indicator bounds the
   *maximum*, so every measured field counts; no interval).
-* ``sim2real-loss`` — mean of ``metrics["sim2real_loss"]`` over the counted
-  episodes that report it, Student-t interval.
+* ``sim2real-loss`` — per skill (task), the fraction of counted paired
+  episodes whose simulation twin succeeded (those report
+  ``metrics["sim2real_loss"]``, 0 or 1) and whose reality proxy failed, with
+  its Wilson 95 % interval (the per-episode loss is binary); the indicator is
+  the **worst** skill, so every key skill has to meet the target.
 * ``conditions`` — the number of distinct extreme working conditions (not in
   :data:`REFERENCE_CONDITIONS`) among the counted episodes of the
   extreme-environment tasks.
@@ -42,14 +45,14 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from metrics._atomic import atomic_path, atomic_text
 from metrics.indicators import INDICATORS_BY_ID, Measurement, Score, score
-from metrics.stats import success_rate, t_interval
+from metrics.stats import success_rate, t_interval, wilson_interval
 from metrics.store import EpisodeRecord, ResultsStore
 
 # Base names (without namespace and version) of the tactile-manipulation tasks
@@ -99,6 +102,8 @@ class GroupSummary:
         ci_high: Upper end of the Wilson 95 % interval (fraction).
         sim_errors: Episodes that ended with a simulation/episode error.
         metrics: Mean of each named metric over the episodes where it is finite.
+        metric_max: Largest value of each named metric (e.g. the marker error bound).
+        loss: ``(reality failures, twin successes)`` of paired transfer episodes, or None.
     """
 
     task: str
@@ -111,6 +116,16 @@ class GroupSummary:
     ci_high: float
     sim_errors: int
     metrics: Mapping[str, float]
+    metric_max: Mapping[str, float] = field(default_factory=dict)
+    loss: tuple[int, int] | None = None
+
+
+def _loss_counts(recs: Sequence[EpisodeRecord]) -> tuple[int, int] | None:
+    """(reality failures, twin successes) of the records that report ``sim2real_loss``."""
+    vals = _metric_values(recs, SIM2REAL_KEY)
+    if not vals.size:
+        return None
+    return int(np.count_nonzero(vals > 0.5)), int(vals.size)
 
 
 def summarize_rows(rows: Iterable[EpisodeRecord]) -> list[GroupSummary]:
@@ -130,10 +145,11 @@ def summarize_rows(rows: Iterable[EpisodeRecord]) -> list[GroupSummary]:
         rate = success_rate([r.success for r in recs])
         names = sorted({k for r in recs for k in r.metrics})
         means: dict[str, float] = {}
+        maxima: dict[str, float] = {}
         for k in names:
-            vals = np.array([r.metrics[k] for r in recs if k in r.metrics], dtype=float)
-            vals = vals[np.isfinite(vals)]
+            vals = _metric_values(recs, k)
             means[k] = float(vals.mean()) if vals.size else float("nan")
+            maxima[k] = float(vals.max()) if vals.size else float("nan")
         out.append(
             GroupSummary(
                 task=task,
@@ -146,6 +162,8 @@ def summarize_rows(rows: Iterable[EpisodeRecord]) -> list[GroupSummary]:
                 ci_high=rate.high,
                 sim_errors=sum(r.sim_error is not None for r in recs),
                 metrics=means,
+                metric_max=maxima,
+                loss=_loss_counts(recs),
             )
         )
     return out
@@ -187,13 +205,30 @@ def measurements_from_rows(rows: Sequence[EpisodeRecord]) -> dict[str, Measureme
                 rate.n,
                 f"{rate.n} episodes of {what} tasks ({', '.join(tasks)}); Wilson 95 %",
             )
-    for ind_id, key in (("perception", PERCEPTION_KEY), ("sim2real-loss", SIM2REAL_KEY)):
-        vals = _metric_values(default, key)
-        if vals.size:
-            m = t_interval(vals)
-            out[ind_id] = Measurement(
-                m.value, m.low, m.high, m.n, f"mean of metrics['{key}'] over {m.n} episodes; t 95 %"
-            )
+    vals = _metric_values(default, PERCEPTION_KEY)
+    if vals.size:
+        m = t_interval(vals)
+        out["perception"] = Measurement(
+            m.value, m.low, m.high, m.n,
+            f"mean of metrics['{PERCEPTION_KEY}'] over {m.n} episodes; t 95 %",
+        )
+    by_skill: dict[str, list[EpisodeRecord]] = defaultdict(list)
+    for r in default:
+        by_skill[task_base_name(r.task_id)].append(r)
+    losses = {k: c for k, c in ((k, _loss_counts(v)) for k, v in sorted(by_skill.items())) if c}
+    if losses:
+        def rate(c: tuple[int, int]) -> float:
+            return c[0] / c[1]
+
+        worst = max(losses, key=lambda k: (rate(losses[k]), wilson_interval(*losses[k])[1]))
+        k, n = losses[worst]
+        low, high = wilson_interval(k, n)
+        parts = "; ".join(f"{name} {c[0]}/{c[1]}" for name, c in losses.items())
+        out["sim2real-loss"] = Measurement(
+            rate(losses[worst]), low, high, n,
+            f"worst skill {worst}: reality-proxy failures / simulation-twin successes "
+            f"({parts}); Wilson 95 %",
+        )
     marker = _metric_values(rows, MARKER_ERROR_KEY)
     if marker.size:
         out["marker-error"] = Measurement(
@@ -300,6 +335,19 @@ class ReportPaths:
     plots: tuple[Path, ...]
 
 
+def _signal_cells(g: GroupSummary) -> tuple[str, str, str]:
+    """Perception (mean), marker error (max) and transfer loss (k/n, Wilson) of a group."""
+    perc = format_value(g.metrics.get(PERCEPTION_KEY), "fraction")
+    marker = format_value(g.metric_max.get(MARKER_ERROR_KEY), "fraction")
+    if g.loss is None:
+        return perc, marker, "—"
+    k, n = g.loss
+    low, high = wilson_interval(k, n)
+    loss = (f"{format_value(k / n, 'fraction')} ({k}/{n}) "
+            f"[{format_value(low, 'fraction')}, {format_value(high, 'fraction')}]")
+    return perc, marker, loss
+
+
 def _rate_of(recs: Sequence[EpisodeRecord]) -> tuple[float, float, float]:
     r = success_rate([x.success for x in recs])
     return r.value, r.low, r.high
@@ -361,15 +409,16 @@ def write_report(
         f"{len(rows)} episodes in `{db.name}`."
     )
     group_lines = [
-        "| task | condition | policy | variant | episodes | success | 95 % interval | sim errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | condition | policy | variant | episodes | success | 95 % interval | sim errors "
+        "| perception | marker error (max) | sim2real loss [95 %] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in groups:
         group_lines.append(
             f"| {g.task} | {g.condition} | {g.policy} | {g.variant or '—'} | {g.episodes} | "
             f"{format_value(g.success_rate, 'fraction')} | "
             f"[{format_value(g.ci_low, 'fraction')}, {format_value(g.ci_high, 'fraction')}] | "
-            f"{g.sim_errors} |"
+            f"{g.sim_errors} | {' | '.join(_signal_cells(g))} |"
         )
     md = "\n".join(
         [
@@ -428,7 +477,8 @@ def _html(
         f"<td>{e(g.variant or '—')}</td><td>{g.episodes}</td>"
         f"<td>{e(format_value(g.success_rate, 'fraction'))}</td>"
         f"<td>[{e(format_value(g.ci_low, 'fraction'))}, {e(format_value(g.ci_high, 'fraction'))}]"
-        f"</td><td>{g.sim_errors}</td></tr>"
+        f"</td><td>{g.sim_errors}</td>"
+        + "".join(f"<td>{e(c)}</td>" for c in _signal_cells(g)) + "</tr>"
         for g in groups
     ]
     imgs = "".join(f'<p><img src="{e(p.name)}" alt="{e(p.stem)}"></p>' for p in plots)
@@ -451,7 +501,8 @@ th{{background:#f0f0f0}}
 95 % interval is on the passing side of the target.</p>
 <h2>Episodes by task and condition</h2>
 <table><tr><th>task</th><th>condition</th><th>policy</th><th>variant</th><th>episodes</th>
-<th>success</th><th>95 % interval</th><th>sim errors</th></tr>
+<th>success</th><th>95 % interval</th><th>sim errors</th><th>perception</th>
+<th>marker error (max)</th><th>sim2real loss [95 %]</th></tr>
 {"".join(grp_rows)}
 </table>
 <h2>Plots</h2>

@@ -144,3 +144,31 @@ def test_write_report(tmp_path: Path):
     assert {p.name for p in paths.plots} == {"success_per_condition.png", "success_per_task.png"}
     with pytest.raises(FileNotFoundError, match="evaluate"):
         write_report(tmp_path / "missing.sqlite", tmp_path / "o2")
+
+
+def test_sim2real_loss_is_the_worst_skill_with_a_wilson_interval(tmp_path: Path):
+    rover = "sim2real.suites:embodisim/RoverTraverseTransfer-v0"
+    grasp = "sim2real.suites:embodisim/FragileGraspTransfer-v0"
+    rows = []
+    # rover: 20 twin successes, 1 reality failure; grasp: 10 twin successes, 3 failures, and
+    # 5 episodes whose twin failed (no loss reported: not counted)
+    rows += [_rec(rover, "lunar-mare-day", i, i != 0, sim2real_loss=float(i == 0)) for i in range(20)]
+    rows += [_rec(grasp, "earth-reference", i, i >= 3, sim2real_loss=float(i < 3)) for i in range(10)]
+    rows += [_rec(grasp, "earth-reference", 10 + i, False) for i in range(5)]
+    # an ablation's losses never count
+    rows += [_rec(grasp, "earth-reference", i, False, variant="no-sysid-no-dr", sim2real_loss=1.0)
+             for i in range(10)]
+    m = measurements_from_rows(rows)["sim2real-loss"]
+    assert m is not None and m.value == pytest.approx(0.3) and m.n == 10
+    assert (m.low, m.high) == pytest.approx(wilson_interval(3, 10))
+    assert "FragileGraspTransfer 3/10" in m.source and "RoverTraverseTransfer 1/20" in m.source
+    db = tmp_path / "s.sqlite"
+    with ResultsStore(db) as store:
+        for r in rows:
+            store.insert(r)
+    paths = write_report(db, tmp_path / "rep")
+    text = paths.markdown.read_text()
+    assert "30.0 % (3/10)" in text and "5.0 % (1/20)" in text
+    groups = {(g.task, g.variant): g for g in summarize_rows(rows)}
+    assert groups[(grasp, "")].loss == (3, 10)
+    assert groups[(grasp, "no-sysid-no-dr")].loss == (10, 10)
