@@ -166,6 +166,12 @@ class TouchBatchEnv(VectorEnv):
         env_cls: The task class (a :class:`tasks.touch.base.TouchTaskEnv` subclass); None:
             the class attribute of the per-task subclass.
 
+    Attributes:
+        envs: The sub-environments (unwrapped task envs; their MjData mirrors the batch
+            after every step), e.g. for ``make_policy(task_id, "scripted", envs[i])``.
+        groups: Physics groups (one persistent ``mujoco.batch.Batch`` per MjData layout).
+        touch_groups: Tactile groups (one compiled field call per step each).
+
     Raises:
         ValueError: On an empty ``env_kwargs``, a ``render_mode``, a bad ``autoreset_mode``
             or ``sim_backend``, or sub-environments that disagree on the observation space
