@@ -475,3 +475,72 @@ def test_renderer_close_is_idempotent_and_final() -> None:
         renderer.render_rgb(data, "cam")
     with pytest.raises(ValueError, match="positive"):
         HeadlessRenderer(model, 0, SIZE)
+
+
+def _reference_sensor_response(
+    mu: np.ndarray, sensor: SensorConfig, t: float, rng: np.random.Generator, pattern
+) -> np.ndarray:
+    """The EMVA chain written out plainly (one temporary per step), as first implemented."""
+    lam = mu * pattern.prnu_gain + sensor.dark_current_e_s * t
+    electrons = rng.poisson(lam).astype(np.float64) + pattern.dsnu_e
+    electrons = np.minimum(electrons, sensor.full_well_e)
+    electrons = electrons + rng.normal(0.0, sensor.read_noise_e, size=mu.shape)
+    dn = np.floor(electrons * sensor.gain_dn_per_e + sensor.black_level_dn + 0.5)
+    return np.clip(dn, 0.0, float(sensor.dn_max))
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (32, 48, 3)])
+def test_in_place_sensor_model_equals_the_plain_chain_bit_for_bit(shape: tuple[int, ...]) -> None:
+    # Same Generator state -> same variates in the same order -> identical DN, including
+    # small means (Poisson's multiplication branch, lam < 10), saturation and dark pixels.
+    sensor = SensorConfig()
+    pattern = draw_fixed_pattern(shape, sensor, np.random.default_rng(3))
+    mu = np.random.default_rng(4).uniform(0.0, 40_000.0, shape)
+    mu.flat[::7] = np.random.default_rng(5).uniform(0.0, 9.0, mu.flat[::7].shape)
+    mu.flat[::11] = 0.0
+    fast = sensor_response(mu, sensor, 0.01, np.random.default_rng(9), fixed_pattern=pattern,
+                           as_float=True)
+    plain = _reference_sensor_response(mu, sensor, 0.01, np.random.default_rng(9), pattern)
+    assert fast.tobytes() == plain.tobytes()
+    assert (fast == sensor.dn_max).any() and (fast < 100).any()  # both ends exercised
+
+
+def test_sensor_response_leaves_its_input_alone_and_refuses_nan_and_inf() -> None:
+    sensor = SensorConfig()
+    mu = np.full((4, 4), 100.0)
+    before = mu.copy()
+    sensor_response(mu, sensor, 0.01, np.random.default_rng(0),
+                    fixed_pattern=draw_fixed_pattern((4, 4), sensor, np.random.default_rng(1)))
+    assert mu.tobytes() == before.tobytes()
+    for bad in (np.nan, np.inf):
+        mu[1, 2] = bad
+        with pytest.raises(ValueError, match="electrons_mean"):
+            sensor_response(mu, sensor, 0.01, np.random.default_rng(0))
+
+
+def test_luma_passes_equal_np_dot_bit_for_bit() -> None:
+    from sims.camera import _LUMA, _luma_into
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+    rgb[0, :, :] = np.arange(256, dtype=np.uint8)[:, None]  # every code on every channel
+    out, tmp = np.empty((256, 256)), np.empty((256, 256))
+    assert _luma_into(rgb, out, tmp).tobytes() == np.dot(rgb, _LUMA / 255.0).tobytes()
+
+
+def test_capture_equals_the_public_functions_chained() -> None:
+    # capture() works on internal buffers; it must give what the documented pipeline gives.
+    model = _scene()
+    data = _data(model)
+    lit = Illumination(solar_irradiance_w_m2=200.0, ambient_irradiance_w_m2=2.0)
+    configure_model_lights(model, lit, sun_light="sun", headlight="headlight")
+    sensor = SensorConfig(exposure_s=2e-4)
+    with RadiometricCamera(model, "cam", SIZE, SIZE, sensor, lit) as cam:
+        mu = radiance_to_electrons(cam.radiance(data), sensor, sensor.exposure_s,
+                                   relative_illumination=cam._cos4)
+        assert mu.tobytes() == cam.expected_electrons(data).tobytes()
+        expected = sensor_response(mu, sensor, sensor.exposure_s, np.random.default_rng(8),
+                                   fixed_pattern=cam.fixed_pattern)
+        frame = cam.capture(data, np.random.default_rng(8))
+        assert frame.tobytes() == expected.tobytes()
+        assert cam.capture(data, np.random.default_rng(8)).tobytes() == frame.tobytes()
