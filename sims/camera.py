@@ -52,6 +52,15 @@ whatever ``MUJOCO_GL`` selects (``osmesa`` on CPU, ``egl`` on a GPU); set it bef
 ``import mujoco``.
 
 All randomness comes from ``numpy.random.Generator`` objects passed in by hand.
+
+Speed: a capture reuses its buffers (luma, blur accumulator, electrons) and the
+sensor model works in place; the arithmetic is float64 throughout and evaluates the
+same expressions in the same order as the plain chain, so frames are bit-identical
+for a given Generator state (tested). float32 is not used: ``Generator.poisson``
+takes float64 means, and float32 ``standard_normal`` draws different variates, so it
+would change every frame for a saving of ~0.05 ms. At 64 x 64 the sensor model costs
+~0.4 ms per frame, ~80 % of it in ``Generator.poisson`` (one variate per pixel); the
+render costs 3-16 ms (see :mod:`sims.render`).
 """
 
 from __future__ import annotations
