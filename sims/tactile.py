@@ -528,6 +528,10 @@ class TactilePad:
             return float(np.min(size))
         return self.config.flat_radius
 
+    def geom_radii(self) -> np.ndarray:
+        """``(ngeom,)`` curvature radius (m) used for a contact with each geom of the model."""
+        return self._radius.copy()
+
     def contact_loads(self, data: mujoco.MjData) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Contact forces on the pad, in the pad frame.
 
@@ -953,13 +957,35 @@ class TactileArray:
         u[..., 2] *= -1.0  # depth -> outward normal
         return u
 
-    def update_many(self, datas: list[mujoco.MjData]) -> np.ndarray:
-        """Marker fields ``(B, P, N, 3)`` of every pad in ``B`` simulations of the model."""
+    def update_many(self, datas: list[mujoco.MjData],
+                    radii: list[np.ndarray] | None = None) -> np.ndarray:
+        """Marker fields ``(B, P, N, 3)`` of every pad in ``B`` simulations.
+
+        Args:
+            datas: One MjData per simulation (after ``mj_step``), all with the
+                pads' geometry of this array (same pad geom ids and config).
+            radii: Optional per-simulation ``(ngeom,)`` curvature radii (m) of
+                the geoms that can touch the pads (:meth:`TactilePad.geom_radii`
+                of each simulation's model) when the simulations hold different
+                scenes; default: this array's model.
+
+        Returns:
+            The fields in the pad frames (m).
+        """
         n_pads = len(self.pads)
+        if radii is not None and len(radii) != len(datas):
+            raise ValueError(f"radii: got {len(radii)} arrays for {len(datas)} simulations; "
+                             "pass one per simulation or None")
         self._reserve(0, len(datas) * n_pads)
+        own = self._radius
         n = 0
-        for b, d in enumerate(datas):
-            n = self._gather(d, b * n_pads, n)
+        try:
+            for b, d in enumerate(datas):
+                if radii is not None:
+                    self._radius = np.ascontiguousarray(radii[b], dtype=float)
+                n = self._gather(d, b * n_pads, n)
+        finally:
+            self._radius = own
         self._n = n
         u = self._fields_out(len(datas) * n_pads)
         return u.reshape(len(datas), n_pads, -1, 3)

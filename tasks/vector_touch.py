@@ -31,7 +31,7 @@
   geometry (the usual case: the arm is built before the fixture) come from ONE
   batched call per step: ``TactileArray.update_many``'s path (a compiled contact
   gather per simulation, then one compiled patch -> traction -> field call for
-  all), with each simulation's own geom radii (:class:`_ScenesTactileArray`).
+  all), with each simulation's own geom radii (``TactileArray.update_many(radii=...)``).
 * **control, observation, reward, evaluate** run the sub-environment's own code
   (``ArmController.ik_targets``, ``_observe``, ``evaluate``, ``_task_reward``,
   ``_after_period``, ``_read_vision``): a Python call per environment per step,
@@ -91,51 +91,12 @@ class _PhysicsGroup:
         return v
 
 
-class _ScenesTactileArray(TactileArray):
-    """:class:`sims.tactile.TactileArray` whose ``update_many`` spans several scenes.
-
-    ``TactileArray.update_many`` serves simulations of ONE model: the curvature
-    radius of the geom touching a pad (which sets the Hertz patch) is read from
-    that model. Sub-environments with different scenarios have other objects and
-    handles, so :meth:`update_many_scenes` gathers each simulation's contacts with
-    its own model's radii and then computes every field in the same single
-    compiled call. (Hook wanted in ``sims.tactile``: a ``radii`` argument of
-    ``update_many``; this subclass uses its private gather.)
-    """
-
-    def update_many_scenes(self, datas: Sequence[mujoco.MjData],
-                           radii: Sequence[np.ndarray]) -> np.ndarray:
-        """Marker fields ``(B, P, N, 3)`` of simulation ``b`` on a model with geom radii ``radii[b]``.
-
-        Args:
-            datas: One MjData per simulation (after ``mj_step``).
-            radii: Per-geom curvature radii [m] of each simulation's model
-                (``TactilePad._radius`` of that model's pads).
-
-        Returns:
-            The fields, pad frames, metres (as ``update_many``).
-        """
-        n_pads = len(self.pads)
-        self._reserve(0, len(datas) * n_pads)
-        own = self._radius
-        n = 0
-        try:
-            for b, (d, r) in enumerate(zip(datas, radii, strict=True)):
-                self._radius = r
-                n = self._gather(d, b * n_pads, n)
-        finally:
-            self._radius = own
-        self._n = n
-        u = self._fields_out(len(datas) * n_pads)
-        return u.reshape(len(datas), n_pads, -1, 3)
-
-
 @dataclass
 class _TouchGroup:
     """Sub-environments whose pads share one static geometry: one compiled field call."""
 
     ids: list[int]
-    array: _ScenesTactileArray
+    array: TactileArray
     radii: list[np.ndarray]  # per member: its model's per-geom curvature radii [m]
 
 
@@ -249,8 +210,8 @@ class TouchBatchEnv(VectorEnv):
             if e.use_touch and e.marker_error_every == 0:
                 by_pad.setdefault(_pad_key(e), []).append(i)
         self.touch_groups = [
-            _TouchGroup(ids=ids, array=_ScenesTactileArray(list(self.envs[ids[0]].pads)),
-                        radii=[np.ascontiguousarray(self.envs[i].pads[0]._radius, dtype=float) for i in ids])
+            _TouchGroup(ids=ids, array=TactileArray(list(self.envs[ids[0]].pads)),
+                        radii=[self.envs[i].pads[0].geom_radii() for i in ids])
             for ids in by_pad.values()]
 
         n = self.num_envs
@@ -364,8 +325,8 @@ class TouchBatchEnv(VectorEnv):
             if not pos:
                 continue
             members = [tg.ids[k] for k in pos]
-            fields = tg.array.update_many_scenes([self.envs[i].data for i in members],
-                                                 [tg.radii[k] for k in pos])
+            fields = tg.array.update_many([self.envs[i].data for i in members],
+                                          radii=[tg.radii[k] for k in pos])
             for k, i in enumerate(members):
                 self.envs[i]._markers[:] = fields[k]
             done.update(members)
