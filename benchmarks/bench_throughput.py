@@ -12,10 +12,15 @@ Sections (each measured as ``repeats`` interleaved runs; medians with min-max):
   processes on a shared machine barely disturb; wall-time ratios are in the JSON.
   An env that cannot be built headless is skipped with the reason.
 * ``tactile`` - env steps/s with tactile pads on vs off, for every registered env
-  whose constructor has a tactile switch (one of :data:`TACTILE_SWITCHES`).
+  whose constructor has a tactile switch (one of :data:`TACTILE_SWITCHES`): the
+  scripted reference controller's actions of one episode (so the pads actually
+  touch handles and objects; random actions rarely do) are replayed on a pads-on
+  and a pads-off env **step by step in alternation**, thread CPU time; the pads
+  are geoms either way, so the physics is identical and the difference is sensing.
 * ``camera``  - low-light radiometric camera (``sims.camera.RadiometricCamera``,
-  render + photon/noise model) frames/s at 64x64 and 128x128 on the rover's camera
-  in the ``lunar-night-headlight`` scene.
+  render + photon/noise model) frames per CPU second at 64x64 and 128x128 on the
+  rover's camera in the sunlit, shadow-casting ``lunar-terminator`` scene
+  (``benchmarks/bench_camera.py`` splits render vs sensor model).
 * ``scenes``  - scene generation (``scenes.generate.generate``: sample + settle
   check) scenes/s over the condition catalog.
 * ``vector``  - ``make_vec`` env-steps/s: batch backend on 1 and 2 threads and
@@ -44,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")  # before mujoco is imported; EGL users set it
+os.environ.setdefault("LP_NUM_THREADS", "0")  # llvmpipe rasterises in the calling thread (CPU time)
 
 import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
@@ -55,7 +61,7 @@ TACTILE_SWITCHES = ("use_touch", "tactile", "use_tactile", "tactile_enabled", "e
                     "with_tactile")
 PEER_ENV = "Ant-v5"
 VECTOR_TASK = "embodisim/RoverTraverse-v0"
-CAMERA_CONDITION = "lunar-night-headlight"
+CAMERA_CONDITION = "lunar-terminator"  # low sun: long shadows (the costly case)
 
 # name -> (comparison, threshold, what it measures); from issue #9 "Targets".
 TARGETS: dict[str, tuple[str, float, str]] = {
@@ -273,13 +279,45 @@ def _tactile_switch(env_id: str) -> str | None:
     return next((p for p in TACTILE_SWITCHES if p in params), None)
 
 
-def _step_rate(env: gym.Env, actions: np.ndarray, seed: int) -> float:
-    t, _ = _env_run(env, actions, seed)
-    return len(actions) / t[1]  # CPU time: single-threaded
+def _scripted_actions(env_id: str, seed: int, steps: int) -> np.ndarray:
+    """Actions of the scripted reference controller over one episode (at most ``steps``)."""
+    from tasks.registry import make_policy
+
+    env = gym.make(env_id)
+    try:
+        pol = make_policy(env_id, "scripted", env)
+        obs, _ = env.reset(seed=seed)
+        pol.reset(seed)
+        actions = []
+        for _ in range(steps):
+            a = np.asarray(pol.act(obs))
+            actions.append(a)
+            obs, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                break
+        return np.stack(actions)
+    finally:
+        env.close()
+
+
+def _alternating_cpu(on: gym.Env, off: gym.Env, actions: np.ndarray, seed: int
+                     ) -> tuple[float, float]:
+    """Thread CPU seconds of ``on`` and ``off`` stepping the same actions in alternation."""
+    cpu = {id(on): 0.0, id(off): 0.0}
+    for e in (on, off):
+        e.reset(seed=seed)
+    for i, a in enumerate(actions):
+        for e in ((on, off) if i % 2 == 0 else (off, on)):
+            t0 = time.thread_time()
+            _, _, term, trunc, _ = e.step(a)
+            cpu[id(e)] += time.thread_time() - t0
+            if term or trunc:
+                e.reset(seed=seed)
+    return cpu[id(on)], cpu[id(off)]
 
 
 def bench_tactile(cfg: BenchConfig) -> dict[str, Any]:
-    """Step rate with tactile pads on vs off for envs that have the switch."""
+    """Step rate with tactile pads on vs off (scripted actions, step-alternating, CPU time)."""
     registered = _registered_ids()
     ids = list(cfg.env_ids) if cfg.env_ids is not None else registered
     out: dict[str, Any] = {}
@@ -291,26 +329,24 @@ def bench_tactile(cfg: BenchConfig) -> dict[str, Any]:
             continue
         if switch is None:
             continue
-        _log(f"tactile: {env_id} ({switch}=True/False)")
+        _log(f"tactile: {env_id} ({switch}=True/False, scripted actions)")
         try:
+            actions = _scripted_actions(env_id, cfg.seed, cfg.steps)
             on, off = gym.make(env_id, **{switch: True}), gym.make(env_id, **{switch: False})
         except Exception as exc:  # noqa: BLE001
             out[env_id] = {"skipped": f"{type(exc).__name__}: {exc}"}
             continue
         try:
-            on.action_space.seed(cfg.seed)
-            actions = np.stack([on.action_space.sample() for _ in range(cfg.steps)])
-            for e in (on, off):
-                _step_rate(e, actions[: min(5, cfg.steps)], cfg.seed)
+            _alternating_cpu(on, off, actions[: min(5, len(actions))], cfg.seed)  # warm-up, JIT
             r_on, r_off, overhead = [], [], []
-            for r in range(cfg.repeats):
-                order = (on, off) if r % 2 == 0 else (off, on)
-                rates = {id(e): _step_rate(e, actions, cfg.seed + r) for e in order}
-                r_on.append(rates[id(on)])
-                r_off.append(rates[id(off)])
-                overhead.append(r_off[-1] / r_on[-1] - 1.0)  # extra step time with pads on
-            out[env_id] = {"switch": switch, "on_steps_per_s": summary(r_on),
-                           "off_steps_per_s": summary(r_off), "overhead": summary(overhead)}
+            for _ in range(cfg.repeats):
+                c_on, c_off = _alternating_cpu(on, off, actions, cfg.seed)
+                r_on.append(len(actions) / c_on)
+                r_off.append(len(actions) / c_off)
+                overhead.append(c_on / c_off - 1.0)  # extra step time with pads on
+            out[env_id] = {"switch": switch, "actions": "scripted", "steps": int(len(actions)),
+                           "on_steps_per_s": summary(r_on), "off_steps_per_s": summary(r_off),
+                           "overhead": summary(overhead)}
         finally:
             on.close()
             off.close()
@@ -343,14 +379,15 @@ def bench_camera(cfg: BenchConfig) -> dict[str, Any]:
         for r in range(cfg.repeats):
             sizes = list(cfg.camera_sizes) if r % 2 == 0 else list(reversed(cfg.camera_sizes))
             for s in sizes:
-                t0 = time.perf_counter()
+                t0 = time.thread_time()  # one core: LP_NUM_THREADS=0 keeps llvmpipe in-thread
                 for _ in range(cfg.camera_frames):
                     cams[s].capture(data, rng)
-                rates[s].append(cfg.camera_frames / (time.perf_counter() - t0))
+                rates[s].append(cfg.camera_frames / (time.thread_time() - t0))
     finally:
         for cam in cams.values():
             cam.close()
     return {"condition": CAMERA_CONDITION, "gl_backend": os.environ.get("MUJOCO_GL", ""),
+            "clock": "thread CPU time (frames per CPU second, one core)",
             **{f"{s}x{s}_fps": summary(v) for s, v in rates.items()}}
 
 
