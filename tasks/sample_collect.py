@@ -23,13 +23,10 @@ CAMERA_FOVY = 45.0  # [deg]
 CONTAINER_POS = (-0.05, 0.45, 0.20)  # [m] container floor-top centre, lander frame
 CONTAINER_INNER = 0.07  # [m] inner half width of the container
 CONTAINER_WALL = 0.08  # [m] wall height above the floor
-# The sample is a flat rock, round in plan view (so the jaws grip it at any yaw) and flat
-# enough not to roll on slopes, modelled as a short cylinder (assumed shape). An oblate
-# ellipsoid of the same size touches each flat pad at one point from the general convex
-# collider and was measured to creep out of a 15 N grip along the pad face (~0.2 mm per
-# control step, whatever impratio 1-100 or condim 3/6); the cylinder's straight side holds.
-SAMPLE_RADIUS = 0.022  # [m] radius in plan
-SAMPLE_HALF = 0.016  # [m] half height = centre height above the ground when resting
+# The sample is a flattened rounded rock (oblate ellipsoid): round in plan view, so the
+# jaws grip it at any yaw, and flat enough not to roll on slopes (assumed shape).
+SAMPLE_RADII = (0.022, 0.022, 0.016)  # [m] semi-axes
+SAMPLE_HALF = SAMPLE_RADII[2]  # [m] centre height above the ground when resting
 ROLLING_FRICTION = 0.01  # [m] rolling-resistance lever arm of the sample (see its geom)
 SAMPLE_DENSITY = 2800.0  # [kg/m^3] basalt/anorthosite ~2.8 g/cm^3 (Lunar Sourcebook ch. 9)
 SAMPLE_ALBEDO = 0.45  # [-] light-toned anorthosite fragment (Lunar Sourcebook ch. 10), assumed
@@ -52,7 +49,7 @@ class SampleCollectEnv(MujocoTaskEnv):
     gripper (``sims.arm``) sits on its deck, a container is fixed beside it and a
     camera on a boom looks straight down at the workspace; in dark conditions a
     floodlight of the condition's headlight power lights it. A light-toned 4.4 cm
-    flat round rock sample lies on the terrain in front of the lander. Actions (5 floats in
+    rounded rock sample lies on the terrain in front of the lander. Actions (5 floats in
     [-1, 1]): TCP displacement in the lander frame (x, y, z, times ``max_step``),
     hand yaw change (times ``max_yaw_step``) and the gripper (> 0 open, <= 0 close).
     The state (14 floats, lander frame) holds only the lander's own sensing: TCP
@@ -202,9 +199,8 @@ class SampleCollectEnv(MujocoTaskEnv):
         body = ms.worldbody.add_body(name="sample", pos=[0.0, 0.0, 0.0])
         body.add_freejoint(name="sample_root")
         a = SAMPLE_ALBEDO
-        body.add_geom(name="sample", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
-                      size=[SAMPLE_RADIUS, SAMPLE_HALF, 0.0], density=SAMPLE_DENSITY,
-                      rgba=[a, a, a * 0.95, 1.0],
+        body.add_geom(name="sample", type=mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+                      size=list(SAMPLE_RADII), density=SAMPLE_DENSITY, rgba=[a, a, a * 0.95, 1.0],
                       # rolling resistance of a rough rock bedded in loose regolith: 1 cm
                       # lever arm (assumed, of the order of its sinkage), so it does not
                       # roll away down a slope like a wheel
