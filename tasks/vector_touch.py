@@ -66,7 +66,7 @@ from sims.batch import _FATAL_IDX, _WARNING_NUMBER, _size_signature
 from sims.tactile import TactileArray
 from sims.world import _FATAL_WARNINGS
 from tasks.touch.articulated import Articulation, DoorOpenEnv, DrawerOpenEnv, LeverTurnEnv
-from tasks.touch.base import TABLE_TOP, TouchTaskEnv
+from tasks.touch.base import TouchTaskEnv
 from tasks.touch.fragile import FragileGraspEnv
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
@@ -381,44 +381,22 @@ class TouchBatchEnv(VectorEnv):
 
     # --- step ------------------------------------------------------------------------------------
     def _control(self, i: int, action: np.ndarray) -> np.ndarray:
-        """TouchTaskEnv.step's control part for sub-environment ``i``; returns the clipped action."""
+        """Sub-environment ``i``'s own control step (``TouchTaskEnv._control``); the clipped action."""
         e = self.envs[i]
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
-        ee = e.ctl.ee_pos(e.data)
-        e._target = ee + np.clip(e._target + a[:3] * e.max_step - ee, -0.03, 0.03)
-        e._target = np.clip(e._target, [0.2, -0.45, TABLE_TOP + 0.005], [0.85, 0.45, 0.8])
-        e._target_yaw = float(np.clip(e._target_yaw + a[3] * e.max_yaw_step, 0.0, math.pi))
-        q_t = e.ctl.ik_targets(e.data, e._target, e._target_yaw, e.dt)
-        ctrl = e.data.ctrl.copy()
-        ctrl[e.ctl.act_ids] = q_t
-        ctrl[e.ctl.finger_act_ids] = a[4] * e.arm_params.finger_stroke
+        a, ctrl = e._control(action)
         e.data.ctrl[:] = ctrl
         e._before_period()
         return a
 
     def _finish(self, i: int, a: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """TouchTaskEnv.step's part after the touch update, plus TimeLimit's truncation."""
+        """Sub-environment ``i``'s own result step (``TouchTaskEnv._result``) plus TimeLimit."""
         e = self.envs[i]
         if e.sim_error is None:
             e._read_vision()
-        obs = e._observe()
-        ev = e.evaluate()
-        info: dict[str, Any] = {
-            "success": bool(ev["success"]),
-            "metrics": {k: float(v) for k, v in ev.items() if k != "success"},
-            "sim_error": e.sim_error,
-            "sampled": dict(e.sampled),
-        }
+        obs, reward, terminated, info = e._result(a)
         self._elapsed[i] += 1
         truncated = self.max_episode_steps is not None and self._elapsed[i] >= self.max_episode_steps
-        if e.sim_error is not None:
-            info["success"] = False
-            info["reward_parts"] = {}
-            return obs, 0.0, True, bool(truncated), info
-        parts = e._task_reward(ev)
-        parts["ctrl"] = -e.ctrl_weight * float(a @ a)
-        info["reward_parts"] = parts
-        return obs, float(sum(parts.values())), bool(e._terminated(ev)), bool(truncated), info
+        return obs, reward, bool(terminated), bool(truncated), info
 
     def step(
         self, actions: np.ndarray

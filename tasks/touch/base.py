@@ -283,9 +283,24 @@ class TouchTaskEnv(MujocoTaskEnv):
 
     def step(self, action: np.ndarray):
         """Apply one action for a control period and return ``obs, reward, term, trunc, info``."""
+        a, ctrl = self._control(action)
+        self._simulate(ctrl)
+        self._steps += 1
+        if self.sim_error is None:
+            self._read_touch()
+            self._read_vision()
+        obs, reward, terminated, info = self._result(a)
+        return obs, reward, terminated, False, info
+
+    def _control(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The control part of :meth:`step`: the clipped action and the actuator controls.
+
+        Integrates the TCP target (kept within 3 cm of the TCP: no wind-up
+        against contacts) and the yaw target, solves the IK and sets the jaw
+        opening. Also used by the batch vector env (``tasks.vector_touch``).
+        """
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
         ee = self.ctl.ee_pos(self.data)
-        # integrate the TCP target, kept within 3 cm of the TCP (no wind-up against contacts)
         self._target = ee + np.clip(self._target + a[:3] * self.max_step - ee, -0.03, 0.03)
         self._target = np.clip(self._target, [0.2, -0.45, TABLE_TOP + 0.005], [0.85, 0.45, 0.8])
         self._target_yaw = float(np.clip(self._target_yaw + a[3] * self.max_yaw_step, 0.0,
@@ -294,11 +309,10 @@ class TouchTaskEnv(MujocoTaskEnv):
         ctrl = self.data.ctrl.copy()
         ctrl[self.ctl.act_ids] = q_t
         ctrl[self.ctl.finger_act_ids] = a[4] * self.arm_params.finger_stroke
-        self._simulate(ctrl)
-        self._steps += 1
-        if self.sim_error is None:
-            self._read_touch()
-            self._read_vision()
+        return a, ctrl
+
+    def _result(self, a: np.ndarray) -> tuple[np.ndarray, float, bool, dict[str, Any]]:
+        """The result part of :meth:`step` (after physics and sensing): obs, reward, term, info."""
         obs = self._observe()
         ev = self.evaluate()
         info = {
@@ -310,11 +324,11 @@ class TouchTaskEnv(MujocoTaskEnv):
         if self.sim_error is not None:
             info["success"] = False
             info["reward_parts"] = {}
-            return obs, 0.0, True, False, info
+            return obs, 0.0, True, info
         parts = self._task_reward(ev)
         parts["ctrl"] = -self.ctrl_weight * float(a @ a)
         info["reward_parts"] = parts
-        return obs, float(sum(parts.values())), self._terminated(ev), False, info
+        return obs, float(sum(parts.values())), self._terminated(ev), info
 
     # ------------------------------------------------------------------ sensing
     def _read_touch(self) -> None:
@@ -327,7 +341,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         # Both pads in one compiled call: MuJoCo contacts -> Hertz-shaped cell tractions ->
         # marker fields through the layer's influence matrix (the path validated against the
         # FE reference; sims.tactile.TactileArray).
-        self._markers[:] = self._tactile.update(self.data)
+        self._tactile.update(self.data, out=self._markers)
         if not sample:
             return
         slots, patches = self._tactile.last_slots, self._tactile.last_patches
