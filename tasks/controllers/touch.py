@@ -79,6 +79,81 @@ def _constants(env: gym.Env) -> RobotConstants:
         cal_shear=float(u.tactile_calibration.shear), task=_TASKS[name])
 
 
+class TouchFloor:
+    """No-contact floor of the touch features, estimated from the controller's own readings.
+
+    A real marker tracker reports every marker with noise (and holds lost markers at
+    their last value). The indentation features clip ``-u_z`` at zero, so zero-mean
+    noise reads as a positive mean indentation (about ``0.4 sigma`` per marker), i.e.
+    as a contact force on both pads, and it spreads weight over the whole pad, which
+    pulls the indentation centroid towards the pad centre and makes it jitter. While the
+    hand approaches in free space (no contact) the per-pad features are accumulated
+    (Welford); from the first non-approach step on the floor is frozen and
+
+    * the floor's mean indentation and shear are subtracted from the readings;
+    * the centroid is recovered from ``sum(ind x) = c m`` by removing the floor's share,
+      ``c = (c_obs m_obs - c_0 m_0) / (m_obs - m_0)`` (0 while the excess over the
+      floor is within ``k_sigma`` standard deviations, i.e. nothing presses);
+    * ``normal_sd`` / ``shear_sd`` (frame-to-frame standard deviations [mm]) set the
+      controller's dead bands and filters.
+
+    With a noise-free sensor every statistic is zero and :meth:`correct` returns the
+    raw features unchanged.
+
+    Args:
+        k_sigma: Dead band of the centroid recovery in floor standard deviations (1).
+    """
+
+    def __init__(self, k_sigma: float = 3.0):
+        self.k_sigma = k_sigma
+        self.n = 0
+        self._mean = np.zeros((2, 6))
+        self._m2 = np.zeros((2, 6))
+        self.frozen = False
+
+    def add(self, f: np.ndarray) -> None:
+        """Accumulate one no-contact reading ``f`` (2 pads x 6 features)."""
+        self.n += 1
+        d = f - self._mean
+        self._mean += d / self.n
+        self._m2 += d * (f - self._mean)
+
+    def freeze(self) -> None:
+        """Stop estimating (contact may begin from now on)."""
+        self.frozen = True
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean no-contact features (2 x 6) [mm]."""
+        return self._mean
+
+    @property
+    def sd(self) -> np.ndarray:
+        """Standard deviation of the no-contact features (2 x 6) [mm] (0 before 2 samples)."""
+        if self.n < 2:
+            return np.zeros((2, 6))
+        return np.sqrt(np.maximum(self._m2 / (self.n - 1), 0.0))
+
+    @property
+    def noisy(self) -> bool:
+        """True when the no-contact readings were not exactly zero (a noisy tracker)."""
+        return bool(np.any(self._mean[:, 0] > 0.0))
+
+    def correct(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Floor-corrected indentation (2,), shear (2, 2) and centroid (2, 2) [mm]."""
+        m0 = self._mean[:, 0]
+        ind = np.maximum(f[:, 0] - m0, 0.0)
+        shear = f[:, 2:4] - self._mean[:, 2:4]
+        if not self.noisy:
+            return ind, shear, f[:, 4:6].copy()
+        sd = self.sd[:, 0]
+        centroid = np.zeros((2, 2))
+        for p in range(2):
+            if ind[p] > self.k_sigma * sd[p] and ind[p] > 0.0:
+                centroid[p] = (f[p, 4:6] * f[p, 0] - self._mean[p, 4:6] * m0[p]) / ind[p]
+        return ind, shear, centroid
+
+
 class TouchController:
     """Phase controller for the touch tasks (see the module docstring).
 
@@ -171,14 +246,25 @@ class TouchController:
         self.cz_hist: list[float] = []
         self.pause = 0
         self.t_load = 0.0
+        self.floor = TouchFloor()
 
     # ------------------------------------------------------------------ sensing
     def _touch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-pad normal force [N], shear (hand x, hand z) [N], centroid [mm], world force."""
+        """Per-pad normal force [N], shear (hand x, hand z) [N], centroid [mm], world force.
+
+        The readings are taken relative to the no-contact floor (:class:`TouchFloor`)
+        estimated during the approach: the floor's mean indentation and shear are
+        subtracted, and the centroid is freed from the weight the noise puts on every
+        marker. Without sensor noise the floor is zero and the readings are the raw ones.
+        """
         f = obs[TOUCH].astype(float).reshape(2, 6)
-        normal = self.c.cal_normal * f[:, 0]
-        shear = self.c.cal_shear * f[:, 2:4]
-        centroid = f[:, 4:6]
+        if self.phase == "approach" and not self.floor.frozen:
+            self.floor.add(f)
+        elif not self.floor.frozen:
+            self.floor.freeze()
+        ind, shear_mm, centroid = self.floor.correct(f)
+        normal = self.c.cal_normal * ind
+        shear = self.c.cal_shear * shear_mm
         s, c = obs[YAW]
         hx = np.array([c, s, 0.0])
         hy = np.array([s, -c, 0.0])
