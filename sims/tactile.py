@@ -862,6 +862,7 @@ class TactileArray:
         self._fields = np.zeros((len(pads), len(first.markers), 3))
         self._n = 0
         self._n_slots = len(pads)
+        self._loaded = False  # whether the field buffers may hold a nonzero field
         self._step_args: tuple = ()
         self._static_args()
 
@@ -932,15 +933,20 @@ class TactileArray:
         n_pads = len(self.pads)
         self._n_slots = n_pads
         ncon = data.ncon
-        if ncon == 0:  # nothing touches anything: zero fields, no contact scan
+        c = data.contact if ncon else None
+        geom = c.geom if c is not None else None
+        if geom is None or not (geom.reshape(-1, 1) == self._geom_ids).any():
+            # nothing touches a pad: zero fields without reading the contacts' forces
+            if self._loaded:
+                self._tractions[:n_pads] = 0.0
+                self._fields[:n_pads] = 0.0
+                self._loaded = False
             self._n = 0
-            self._tractions[:n_pads] = 0.0
-            self._fields[:n_pads] = 0.0
         else:
             self._reserve(ncon * n_pads, 0)
-            c = data.contact
+            self._loaded = True
             self._n = _k.pad_step(
-                ncon, c.geom, c.pos, c.frame, c.efc_address, c.dim,
+                ncon, geom, c.pos, c.frame, c.efc_address, c.dim,
                 self._no_friction if self._elliptic else c.friction,  # pyramidal cones only
                 data.efc_force, self._elliptic, data.geom_xpos, data.geom_xmat, *self._step_args)
         if out is None:
@@ -950,6 +956,7 @@ class TactileArray:
 
     def _fields_out(self, n_slots: int) -> np.ndarray:
         self._n_slots = n_slots
+        self._loaded = True
         _k.fields_from_rows(self._rows, self._slots, self._n, n_slots, self._patches,
                             self._tractions, self._fields, *self._grid[:8], *self._law,
                             self._grid[8])

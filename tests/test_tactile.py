@@ -351,3 +351,15 @@ def test_marker_observation_noise_and_dropouts_from_the_generator(thick_pad_scen
     assert 0.3 < noise.std() < 0.7
     with pytest.raises(ValueError, match="noise_px"):
         pad.observe_markers(reading, np.random.default_rng(0), noise_px=-1.0)
+
+
+def test_array_fields_return_to_zero_when_contact_ends() -> None:
+    model, data = _pressed_sphere_scene(0.2)
+    pad = TactilePad(model, "pad", dataclasses.replace(THICK_PAD, thickness=3e-3))
+    array = TactileArray([pad])
+    pressed = array.update(data)
+    assert np.abs(pressed).max() > 0
+    free = mujoco.MjData(model)  # ball in the air: contacts with the pad none
+    mujoco.mj_forward(model, free)
+    assert np.all(array.update(free) == 0.0) and len(array.last_rows) == 0
+    np.testing.assert_array_equal(array.update(data), pressed)
