@@ -297,3 +297,87 @@ def test_marker_obs_appends_both_marker_fields() -> None:
     with pytest.raises(ValueError, match="marker_error_every"):
         DrawerOpenEnv(marker_error_every=-1)
     env.close()
+
+
+def test_touch_floor_removes_the_clipped_noise_bias_of_a_tracker() -> None:
+    """Tracker noise (0.2 px = 0.0116 mm per marker and axis) on a clean marker field reads,
+    through the clipped indentation, as ~0.4 sigma x calibration ~ 0.23 N on an untouched
+    pad (the force that made the grip law close on nothing and crush fruit). The floor
+    estimated from 30 no-contact frames brings an untouched pad back to < 0.1 N and a
+    1 N press back to within the noise-free reading +- 0.1 N (mean of 20 frames); the
+    centroid of an off-centre press, pulled > 0.25 mm towards the pad centre by the
+    noise, comes back closer to the noise-free one (and within 0.5 mm)."""
+    from tasks.controllers.touch import TouchFloor
+
+    sigma = 0.2 / (320.0 / 18.6) * 1e-3  # [m] 0.2 px at 320 px per 18.6 mm (GelSight Mini)
+    rng = np.random.default_rng(7)
+    env = FragileGraspEnv(scenario_seed=0, family="fruit")
+    env.reset(seed=0)
+    pad, cal = env.pads[0], env.tactile_calibration
+
+    def features(field: np.ndarray, noisy: bool) -> np.ndarray:
+        env._markers[:] = field + (rng.normal(0.0, sigma, field.shape) if noisy else 0.0)
+        return env.touch_features().reshape(2, 6)
+
+    empty = np.zeros_like(env._markers)
+    floor = TouchFloor()
+    for _ in range(30):
+        floor.add(features(empty, True))
+    floor.freeze()
+    raw = features(empty, True)
+    assert cal.normal * raw[:, 0].min() > 0.15  # the bias the floor must remove
+    ind, _, _ = floor.correct(features(empty, True))
+    assert cal.normal * ind.max() < 0.1
+    a = float(pad.patch_radius(np.array([1.0]), np.array([0.015]))[0])
+    press = np.zeros_like(env._markers)
+    press[0] = pad.marker_field(pad.patch_tractions(np.array([[0.0, -0.003, 0.0, 0.0, -1.0, a]])))
+    clean = features(press, False)
+    errs, raw_c, cor_c = [], [], []
+    for _ in range(20):
+        f = features(press, True)
+        ind, _, centroid = floor.correct(f)
+        errs.append(cal.normal * (ind[0] - clean[0, 0]))
+        raw_c.append(f[0, 5])
+        cor_c.append(centroid[0, 1])
+    assert abs(float(np.mean(errs))) < 0.1 and float(np.max(np.abs(errs))) < 0.2
+    raw_err = abs(float(np.mean(raw_c)) - clean[0, 5])
+    assert raw_err > 0.25
+    assert abs(float(np.mean(cor_c)) - clean[0, 5]) < min(raw_err, 0.5)
+    # a noise-free sensor: the floor is zero and the readings pass unchanged
+    zero = TouchFloor()
+    for _ in range(5):
+        zero.add(features(empty, False))
+    zero.freeze()
+    ind, shear, centroid = zero.correct(clean)
+    assert np.array_equal(ind, clean[:, 0]) and np.array_equal(centroid, clean[:, 4:6])
+    env.close()
+
+
+def _reality_episode(seed: int, floor: bool) -> dict:
+    from sim2real.wrappers import make_env
+
+    env = make_env("embodisim/FragileGrasp-v0", reality="touch-composite",
+                   condition="earth-reference", scenario_seed=0)
+    pol = make_policy("embodisim/FragileGrasp-v0", "scripted", env)
+    obs, _ = env.reset(seed=seed)
+    pol.reset(seed)
+    if not floor:
+        pol.floor.freeze()  # the former controller: raw features, no noise floor
+    for _ in range(500):
+        obs, _, term, trunc, _ = env.step(pol.act(obs))
+        if term or trunc:
+            break
+    ev = env.unwrapped.evaluate()
+    env.close()
+    return ev
+
+
+def test_controller_grasps_through_a_noisy_tactile_tracker() -> None:
+    """Through the touch-composite reality proxy (marker noise, 3 % lost markers, 25 fps
+    frames, aged gel, slippery pads, heavier objects, weaker servos) the controller with
+    its noise floor lifts the fruit; with the floor frozen at zero (raw features) the
+    noise reads as contact force and the grip law crushes it."""
+    for seed in (3, 8):
+        assert _reality_episode(seed, floor=True)["success"], seed
+    ev = _reality_episode(3, floor=False)
+    assert ev["broken"] == 1.0 and not ev["success"]

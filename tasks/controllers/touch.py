@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+from scipy.special import ndtr
 
 # Observation layout (tasks.touch.base)
 EE, TGT, YAW, JAW, VIS, TOUCH = slice(14, 17), slice(17, 20), slice(20, 22), slice(22, 24), \
@@ -90,10 +91,11 @@ class TouchFloor:
     hand approaches in free space (no contact) the per-pad features are accumulated
     (Welford); from the first non-approach step on the floor is frozen and
 
-    * the floor's mean indentation and shear are subtracted from the readings;
-    * the centroid is recovered from ``sum(ind x) = c m`` by removing the floor's share,
-      ``c = (c_obs m_obs - c_0 m_0) / (m_obs - m_0)`` (0 while the excess over the
-      floor is within ``k_sigma`` standard deviations, i.e. nothing presses);
+    * the indentation is recovered from the clipped mean (:meth:`indentation`) and the
+      floor's mean shear is subtracted;
+    * the centroid is recovered from ``sum(ind x) = c m`` by removing the noise's share
+      ``b = m_obs - m``: ``c = (c_obs m_obs - c_0 b) / m`` (0 while ``m`` is within
+      ``k_sigma`` floor standard deviations, i.e. nothing presses);
     * ``normal_sd`` / ``shear_sd`` (frame-to-frame standard deviations [mm]) set the
       controller's dead bands and filters.
 
@@ -139,18 +141,48 @@ class TouchFloor:
         """True when the no-contact readings were not exactly zero (a noisy tracker)."""
         return bool(np.any(self._mean[:, 0] > 0.0))
 
+    def indentation(self, m: np.ndarray) -> np.ndarray:
+        """Mean indentation [mm] under the clipped reading ``m`` [mm] (per pad).
+
+        Each marker reads ``max(x + n, 0)`` with ``n ~ N(0, s^2)``, whose mean is
+        ``g(x) = x Phi(x/s) + s phi(x/s)`` (``g(0) = m_0``, so ``s = m_0 sqrt(2 pi)``).
+        Taking the field as uniform, ``x`` solves ``g(x) = m`` (Newton from ``x = m``:
+        ``g`` is convex with ``g' = Phi``, so the iterates fall monotonically onto the
+        root); ``x = 0`` at or below the floor. A pressed marker (``x >> s``) keeps no
+        bias, an untouched one the full ``m_0``: a real press, deeper in the middle,
+        lies between, so the estimate errs low by a fraction of ``m_0``.
+        """
+        m0 = self._mean[:, 0]
+        x = np.asarray(m, dtype=float).copy()
+        above = (m0 > 0.0) & (x > m0)
+        out = np.where(m0 > 0.0, 0.0, np.maximum(x, 0.0))
+        if not np.any(above):
+            return out
+        s = m0[above] * math.sqrt(2.0 * math.pi)
+        target = x[above]
+        xi = target.copy()
+        for _ in range(30):
+            z = xi / s
+            cdf = ndtr(z)
+            step = (xi * cdf + s * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) - target) / cdf
+            xi = xi - step
+            if float(np.max(np.abs(step))) < 1e-9:
+                break
+        out[above] = np.maximum(xi, 0.0)
+        return out
+
     def correct(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Floor-corrected indentation (2,), shear (2, 2) and centroid (2, 2) [mm]."""
-        m0 = self._mean[:, 0]
-        ind = np.maximum(f[:, 0] - m0, 0.0)
         shear = f[:, 2:4] - self._mean[:, 2:4]
         if not self.noisy:
-            return ind, shear, f[:, 4:6].copy()
+            return np.maximum(f[:, 0], 0.0), shear, f[:, 4:6].copy()
+        ind = self.indentation(f[:, 0])
+        bias = f[:, 0] - ind  # the share of the reading the noise put on the markers
         sd = self.sd[:, 0]
         centroid = np.zeros((2, 2))
         for p in range(2):
             if ind[p] > self.k_sigma * sd[p] and ind[p] > 0.0:
-                centroid[p] = (f[p, 4:6] * f[p, 0] - self._mean[p, 4:6] * m0[p]) / ind[p]
+                centroid[p] = (f[p, 4:6] * f[p, 0] - self._mean[p, 4:6] * bias[p]) / ind[p]
         return ind, shear, centroid
 
 
