@@ -61,6 +61,7 @@ class RobotConstants:
     task: str  # "door" | "drawer" | "lever" | "fragile"
 
 
+MAX_DELAY = 3  # [control steps] largest actuation latency the controller estimates
 DOOR_RANGE = math.pi / 2  # [rad] door hinge travel (fixture datasheet, tasks.touch.articulated)
 LEVER_RANGE = math.pi / 3  # [rad] lever travel (fixture datasheet)
 
@@ -279,6 +280,10 @@ class TouchController:
         self.pause = 0
         self.t_load = 0.0
         self.floor = TouchFloor()
+        self.sent: list[np.ndarray] = []  # TCP and yaw increments sent, oldest first
+        self.delay_err = np.zeros(MAX_DELAY + 1)  # evidence per candidate delay
+        self.delay = 0  # [control steps] actuation latency, estimated in free motion
+        self.prev_tgt: np.ndarray | None = None
 
     # ------------------------------------------------------------------ sensing
     def _touch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -309,14 +314,16 @@ class TouchController:
     def _move(self, obs: np.ndarray, p_des: np.ndarray, yaw_des: float | None,
               speed: float) -> np.ndarray:
         a = np.zeros(5)
-        delta = p_des - obs[TGT].astype(float)
+        pending = self._pending()  # Smith predictor: where the target will be
+        delta = p_des - obs[TGT].astype(float) - pending[:3]
         n = float(np.linalg.norm(delta))
         if n > speed:
             delta *= speed / n
         a[:3] = delta / self.c.max_step
         if yaw_des is not None:
             s, c = obs[YAW]
-            err = math.atan2(math.sin(yaw_des - math.atan2(s, c)), math.cos(yaw_des - math.atan2(s, c)))
+            yaw = math.atan2(s, c) + float(pending[3])
+            err = math.atan2(math.sin(yaw_des - yaw), math.cos(yaw_des - yaw))
             a[3] = err / self.c.max_yaw_step
         return a
 
@@ -343,9 +350,36 @@ class TouchController:
         """Action for one observation."""
         obs = np.asarray(obs, dtype=float)
         self.t += 1
-        if self.c.task == "fragile":
-            return self._fragile(obs)
-        return self._articulated(obs)
+        self._estimate_delay(obs)
+        a = self._fragile(obs) if self.c.task == "fragile" else self._articulated(obs)
+        self.sent = [*self.sent[-MAX_DELAY:],
+                     np.append(a[:3] * self.c.max_step, a[3] * self.c.max_yaw_step)]
+        return a
+
+    def _estimate_delay(self, obs: np.ndarray) -> None:
+        """Actuation latency from the commanded-target response during the approach.
+
+        The observed TCP target moves by the increment applied in the last control
+        period; with ``d`` steps of latency that is the increment sent ``d + 1`` steps
+        ago. While the hand moves freely (approach) the mismatch of each candidate ``d``
+        is accumulated; the latency is the best candidate when it explains the motion
+        clearly better than ``d = 0`` (without latency ``d = 0`` matches exactly).
+        """
+        tgt = obs[TGT].astype(float)
+        if self.phase == "approach" and self.prev_tgt is not None and self.sent:
+            moved = tgt - self.prev_tgt
+            for d in range(MAX_DELAY + 1):
+                sent = self.sent[-1 - d][:3] if len(self.sent) > d else np.zeros(3)
+                self.delay_err[d] += float(np.linalg.norm(moved - sent))
+            best = int(np.argmin(self.delay_err))
+            self.delay = best if self.delay_err[best] < 0.5 * self.delay_err[0] else 0
+        self.prev_tgt = tgt
+
+    def _pending(self) -> np.ndarray:
+        """Sum of the TCP and yaw increments sent but not yet applied (latency)."""
+        if self.delay == 0 or not self.sent:
+            return np.zeros(4)
+        return np.sum(self.sent[-self.delay:], axis=0)
 
     def _grasp_point(self, obs: np.ndarray) -> np.ndarray:
         return obs[VIS][:3].copy()
