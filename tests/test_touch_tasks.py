@@ -353,11 +353,11 @@ def test_touch_floor_removes_the_clipped_noise_bias_of_a_tracker() -> None:
     env.close()
 
 
-def _reality_episode(seed: int, floor: bool) -> dict:
+def _reality_episode(seed: int, floor: bool, reality: str = "touch-composite") -> dict:
     from sim2real.wrappers import make_env
 
-    env = make_env("embodisim/FragileGrasp-v0", reality="touch-composite",
-                   condition="earth-reference", scenario_seed=0)
+    env = make_env("embodisim/FragileGrasp-v0", reality=reality,
+                   condition="earth-reference", scenario_seed=seed)
     pol = make_policy("embodisim/FragileGrasp-v0", "scripted", env)
     obs, _ = env.reset(seed=seed)
     pol.reset(seed)
@@ -367,7 +367,7 @@ def _reality_episode(seed: int, floor: bool) -> dict:
         obs, _, term, trunc, _ = env.step(pol.act(obs))
         if term or trunc:
             break
-    ev = env.unwrapped.evaluate()
+    ev = {**env.unwrapped.evaluate(), "delay": pol.delay, "floor": pol.floor.mean[:, 0].copy()}
     env.close()
     return ev
 
@@ -378,6 +378,17 @@ def test_controller_grasps_through_a_noisy_tactile_tracker() -> None:
     its noise floor lifts the fruit; with the floor frozen at zero (raw features) the
     noise reads as contact force and the grip law crushes it."""
     for seed in (3, 8):
-        assert _reality_episode(seed, floor=True)["success"], seed
+        ev = _reality_episode(seed, floor=True)
+        assert ev["success"], (seed, ev)
+        # the estimated floor is the clipped-noise mean 0.0116 mm / sqrt(2 pi) = 0.0046 mm
+        np.testing.assert_allclose(ev["floor"], 0.0116 / math.sqrt(2 * math.pi), rtol=0.25)
     ev = _reality_episode(3, floor=False)
     assert ev["broken"] == 1.0 and not ev["success"]
+
+
+def test_controller_estimates_and_predicts_an_actuation_latency() -> None:
+    """Commands arriving one control step late (touch-latency): the controller finds the
+    delay from its own target readings during the approach and still lifts the object
+    (without the Smith predictor the position loop rings and knocks the object away)."""
+    ev = _reality_episode(0, floor=True, reality="touch-latency")
+    assert ev["delay"] == 1 and ev["success"], ev
