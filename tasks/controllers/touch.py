@@ -23,6 +23,20 @@ close, pull/lift, hold). It uses touch for
   so the arc of a door or lever is followed even where the camera's hinge
   estimate is off; a lost contact triggers a re-grasp.
 
+Real sensors and actuators are met with two estimates made from the
+controller's own observations before contact (never from the simulator or a
+reality profile):
+
+* **a noise floor** (:class:`TouchFloor`): a marker tracker's noise reads, through
+  the clipped indentation, as a contact force on untouched pads and blurs the
+  centroid; the no-contact statistics gathered during the approach are removed
+  from every reading (zero, and the readings unchanged, for a noise-free sensor);
+* **the actuation latency**: the commanded TCP target's response to the sent
+  increments during the approach gives the delay in control steps; the motion
+  commands then aim from where the target will be once the increments still in
+  flight arrive (a Smith predictor), so the position loop does not ring (zero
+  delay, and the commands unchanged, without latency).
+
 The no-touch ablation (:class:`NoTouchController`) is the same controller with
 the tactile input replaced by a fixed grip command: the jaws close to the
 camera-estimated width minus a fixed squeeze (the width at which the jaw
