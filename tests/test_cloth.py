@@ -246,3 +246,17 @@ def test_lift_needs_clearance_and_hold_time():
     ev = env.evaluate()
     assert not ev["success"] and ev["table_contacts"] > 0 and ev["min_height"] < 0.01
     env.close()
+
+
+def test_compiled_covered_area_equals_the_numpy_reference():
+    rng = np.random.default_rng(7)
+    n = 12
+    g = np.stack(np.meshgrid(np.linspace(0, 0.3, n), np.linspace(0, 0.3, n), indexing="ij"), -1)
+    xy = g.reshape(-1, 2)
+    tri = np.array([[i * n + j, (i + 1) * n + j, i * n + j + 1] for i in range(n - 1)
+                    for j in range(n - 1)] + [[(i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1]
+                                              for i in range(n - 1) for j in range(n - 1)])
+    for scale in (0.0, 0.01, 0.05, 0.2):  # flat, jittered, crumpled, folded over itself
+        pts = xy + rng.normal(0.0, scale, xy.shape)
+        for res in (0.002, 0.005):
+            assert cloth.covered_area(pts, tri, res) == cloth.covered_area_reference(pts, tri, res)
