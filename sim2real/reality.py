@@ -221,7 +221,8 @@ PROFILES: Mapping[str, RealityProfile] = MappingProxyType({
             "touch-latency",
             "FragileGrasp",
             "touch actuation latency: arm and jaw commands arrive 1 control step (20 ms) late "
-            "(kept out of touch-composite: the scripted touch controller fails 6/6 with it)",
+            "(a separate profile; the scripted touch controller estimates the delay in free "
+            "motion and predicts through it)",
             ("actions delayed by 1 control step (20 ms)",),
             values={"action_delay_steps": 1},
         ),
