@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gripper scene, frame_skip={args.frame_skip} (dt={model.opt.timestep} s), "
           f"{args.repeats} interleaved blocks x {args.steps} env steps, "
           f"load={result['load_avg_1min']:.1f}")
-    print(f"pads: 2 x {result['markers_per_pad']} markers, {result['traction_cells_per_pad']} traction cells, "
+    print(f"pads: 2 x {result['markers_per_pad']} markers, "
+          f"{result['traction_cells_per_pad']} traction cells, "
           f"built in {build_s:.2f} s; contacts/pad {contacts}, grip force "
           f"{result['grip_force_N'][0]:.2f} N, peak marker displacement "
           f"{1e6 * result['peak_marker_displacement_m'][0]:.1f} um")
