@@ -63,6 +63,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from sim2real.transfer import run_episode
 from sim2real.wrappers import make_env
 from tasks.suites import Suite, SuiteEntry, register_suite
 
@@ -270,21 +271,9 @@ class TransferPairEnv(gym.Env):
         return float(self._real.unwrapped.dt)
 
     def _twin(self, seed: int) -> bool:
-        from tasks.registry import make_policy
-
         kw = sim_side_kwargs(self.pipeline, self.task, self.reality, self.condition, seed)
-        env = make_env(self.task, condition=self.condition, scenario_seed=self.scenario_seed, **kw)
-        try:
-            pol = make_policy(self.task, self.policy, env)
-            obs, info = env.reset(seed=seed)
-            pol.reset(seed)
-            while info.get("sim_error") is None:
-                obs, _, terminated, truncated, info = env.step(pol.act(obs))
-                if terminated or truncated:
-                    break
-            return bool(env.unwrapped.evaluate()["success"]) and info.get("sim_error") is None
-        finally:
-            env.close()
+        return run_episode(self.task, self.policy, seed, self.condition, kw,
+                           scenario_seed=self.scenario_seed)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Run the simulation twin, then reset the reality proxy."""

@@ -41,11 +41,16 @@ class EpisodeOutcome:
 
 
 def run_episode(task_id: str, policy: str, seed: int, condition: str,
-                env_kwargs: Mapping[str, Any]) -> bool:
-    """Run one episode of a named reference policy; ``True`` on success."""
+                env_kwargs: Mapping[str, Any], scenario_seed: int | None = None) -> bool:
+    """Run one episode of a named reference policy; ``True`` on success.
+
+    ``seed`` seeds ``reset`` and the policy, and the scene too unless
+    ``scenario_seed`` is given.
+    """
     from tasks.registry import make_policy
 
-    env = make_env(task_id, condition=condition, scenario_seed=seed, **dict(env_kwargs))
+    scene = seed if scenario_seed is None else scenario_seed
+    env = make_env(task_id, condition=condition, scenario_seed=scene, **dict(env_kwargs))
     try:
         pol = make_policy(task_id, policy, env)
         obs, info = env.reset(seed=seed)
