@@ -58,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Bad input: one clear line, no traceback (the message names the field).
         print(f"embodisim {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (e.g. `embodisim reality list | head`): stop quietly, as the
+        # Python docs on SIGPIPE advise, pointing stdout at devnull so the flush at exit is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
 
 
 if __name__ == "__main__":
