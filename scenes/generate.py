@@ -14,7 +14,7 @@ import numpy as np
 
 from scenes.conditions import get_condition
 from scenes.settle import SettleReport, settle_check
-from scenes.spec import ScenarioSpec
+from scenes.spec import DemRef, ScenarioSpec
 
 MAX_ATTEMPTS = 25
 
@@ -33,20 +33,46 @@ class GenerationError(RuntimeError):
     """No valid scene within the attempt budget."""
 
 
-def generate(condition: str, seed: int, max_attempts: int = MAX_ATTEMPTS) -> Generated:
-    """First valid scene of ``condition`` for ``seed`` (see module docstring)."""
-    cond = get_condition(condition)
+def attempt_spec(
+    condition: str, seed: int, attempt: int, dem: DemRef | None = None
+) -> ScenarioSpec:
+    """Spec of attempt ``attempt`` of scene seed ``seed``: what generation tried, validation re-derives.
+
+    ``condition.sample(default_rng([seed, attempt]))``; with a DEM the same
+    generator then places the scene on the DEM (``scenes.dem.place_on_dem``).
+    """
+    rng = np.random.default_rng([seed, attempt])
+    spec = get_condition(condition).sample(rng)
+    if dem is not None:
+        from scenes.dem import place_on_dem
+
+        spec = place_on_dem(spec, dem, rng)
+    return spec
+
+
+def generate(condition: str, seed: int, max_attempts: int = MAX_ATTEMPTS,
+             dem: DemRef | None = None) -> Generated:
+    """First valid scene of ``condition`` for ``seed`` (see module docstring).
+
+    Args:
+        condition: Working-condition name.
+        seed: Scene seed (>= 0).
+        max_attempts: Attempt budget.
+        dem: Optional real DEM every attempt is placed on (its terrain base).
+    """
+    get_condition(condition)  # unknown names fail here, naming the known ones
     if seed < 0:
         raise ValueError(f"seed: got {seed}; accepted: an integer >= 0")
     rejected: list[tuple[int, tuple[str, ...]]] = []
     for k in range(max_attempts):
-        spec = cond.sample(np.random.default_rng([seed, k]))
+        spec = attempt_spec(condition, seed, k, dem)
         report = settle_check(spec)
         if report.valid:
             return Generated(spec, report, k, tuple(rejected))
         rejected.append((k, report.reasons))
+    where = "" if dem is None else f" on DEM {dem.path}"
     raise GenerationError(
-        f"condition {condition!r} seed {seed}: no valid scene in {max_attempts} attempts; "
+        f"condition {condition!r} seed {seed}{where}: no valid scene in {max_attempts} attempts; "
         f"last reasons: {list(rejected[-1][1])}"
     )
 

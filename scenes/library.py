@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from scenes.generate import attempt_spec
 from scenes.spec import DemRef, ScenarioSpec, SpecError, light_level
 
 DB_NAME = "library.sqlite"
@@ -167,44 +168,6 @@ def _summary_row(spec: ScenarioSpec, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def attempt_spec(
-    condition: str, seed: int, attempt: int, dem: DemRef | None = None
-) -> ScenarioSpec:
-    """Spec of attempt ``attempt`` of scene seed ``seed``: what generation tried, validation re-derives.
-
-    ``condition.sample(default_rng([seed, attempt]))``, as ``scenes.generate``
-    does; with a DEM the same generator then places the scene on the DEM
-    (``scenes.dem.place_on_dem``).
-    """
-    from scenes.conditions import get_condition
-
-    rng = np.random.default_rng([seed, attempt])
-    spec = get_condition(condition).sample(rng)
-    if dem is not None:
-        from scenes.dem import place_on_dem
-
-        spec = place_on_dem(spec, dem, rng)
-    return spec
-
-
-def _generate_on_dem(condition: str, seed: int, dem: DemRef) -> Any:
-    """``scenes.generate.generate`` with every attempt placed on a DEM (same attempt rule)."""
-    from scenes.generate import MAX_ATTEMPTS, Generated, GenerationError
-    from scenes.settle import settle_check
-
-    rejected: list[tuple[int, tuple[str, ...]]] = []
-    for k in range(MAX_ATTEMPTS):
-        spec = attempt_spec(condition, seed, k, dem)
-        report = settle_check(spec)
-        if report.valid:
-            return Generated(spec, report, k, tuple(rejected))
-        rejected.append((k, report.reasons))
-    raise GenerationError(
-        f"condition {condition!r} seed {seed} on DEM {dem.path}: no valid scene in "
-        f"{MAX_ATTEMPTS} attempts; last reasons: {list(rejected[-1][1])}"
-    )
-
-
 def generate_one(
     index: int, condition: str, seed: int, base_seed: int, dem: DemRef | None = None
 ) -> dict[str, Any]:
@@ -213,7 +176,7 @@ def generate_one(
     from scenes.generate import GenerationError, generate
 
     try:
-        g = generate(condition, seed) if dem is None else _generate_on_dem(condition, seed, dem)
+        g = generate(condition, seed, dem=dem)
     except (GenerationError, DemError) as exc:
         return {"id": index, "condition": condition, "scene_seed": seed, "error": str(exc)}
     text = g.spec.to_json(indent=None)
