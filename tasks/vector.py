@@ -56,6 +56,7 @@ from gymnasium.vector.utils import batch_space
 from sims.batch import BatchSim
 from sims.rover import WHEELS
 from tasks import rover_traverse as rt
+from tasks._vector_common import reset_request
 from tasks.registry import TASKS, _load, get_task
 from tasks.vector_touch import TOUCH_BATCH_TASKS
 
@@ -294,21 +295,7 @@ class RoverTraverseBatchEnv(VectorEnv):
         Returns:
             Observations ``(num_envs, 24)`` float32 and the batched info dict.
         """
-        n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, int | np.integer):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"seed: got {len(seeds)} seeds; accepted: one per sub-environment ({n})")
-        mask = np.ones(n, dtype=bool)
-        if options and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"])
-            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(f"options['reset_mask']: accepted: a bool array of shape ({n},) "
-                                 "with at least one True")
+        seeds, mask, _ = reset_request(self.num_envs, seed, options)
         ids = np.flatnonzero(mask)
         obs, ev = self._reset_ids(ids, [seeds[i] for i in ids])
         self._obs[ids] = obs

@@ -65,6 +65,7 @@ from gymnasium.vector.utils import batch_space
 from sims.batch import _FATAL_IDX, _WARNING_NUMBER, _size_signature
 from sims.tactile import TactileArray
 from sims.world import _FATAL_WARNINGS
+from tasks._vector_common import reset_request
 from tasks.touch.articulated import Articulation, DoorOpenEnv, DrawerOpenEnv, LeverTurnEnv
 from tasks.touch.base import TouchTaskEnv
 from tasks.touch.fragile import FragileGraspEnv
@@ -357,22 +358,7 @@ class TouchBatchEnv(VectorEnv):
         Returns:
             Observations ``(num_envs, obs_size)`` float32 and the batched info dict.
         """
-        n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, int | np.integer):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"seed: got {len(seeds)} seeds; accepted: one per sub-environment ({n})")
-        options = dict(options or {})
-        mask = np.ones(n, dtype=bool)
-        if "reset_mask" in options:
-            mask = np.asarray(options.pop("reset_mask"))
-            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(f"options['reset_mask']: accepted: a bool array of shape ({n},) "
-                                 "with at least one True")
+        seeds, mask, options = reset_request(self.num_envs, seed, options)
         info: dict[str, Any] = {}
         for i in np.flatnonzero(mask):
             self._obs[i], env_info = self._reset_one(int(i), seeds[i], options)
