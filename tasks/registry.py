@@ -82,7 +82,7 @@ TASKS: tuple[TaskRecord, ...] = (
         entry_point="tasks.sample_collect:SampleCollectEnv",
         max_episode_steps=600,
         policies=MappingProxyType({
-            "scripted": "tasks.controllers.extreme:SampleCollector",
+            "scripted": "tasks.controllers.sample:SampleCollector",
             "random": "tasks.controllers.common:RandomPolicy",
         }),
         workspace="surface",

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
+
+
+def state_vector(obs: Any) -> np.ndarray:
+    """The state vector of an observation (the ``state`` entry of a dict observation)."""
+    if isinstance(obs, dict):
+        return np.asarray(obs["state"], dtype=np.float64)
+    return np.asarray(obs, dtype=np.float64)
 
 
 class RandomPolicy:

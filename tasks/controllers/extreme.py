@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tasks.controllers.common import state_vector as _state
 from tasks.controllers.rover import GOAL, QUAT, RoverGoalSeeker
 
 GYRO = slice(3, 6)
@@ -40,12 +41,6 @@ def _tilt(q: np.ndarray) -> float:
     """Tilt from vertical [rad] from an attitude quaternion (w, x, y, z)."""
     _, x, y, _ = (float(v) for v in q)
     return math.acos(float(np.clip(1.0 - 2.0 * (x * x + y * y), -1.0, 1.0)))
-
-
-def _state(obs: Any) -> np.ndarray:
-    if isinstance(obs, dict):
-        return np.asarray(obs["state"], dtype=np.float64)
-    return np.asarray(obs, dtype=np.float64)
 
 
 class _Odometry:
@@ -182,128 +177,6 @@ class BeaconLocalizer(RoverCameraSeeker):
         return out.astype(np.float32)
 
 
-class SampleCollector:
-    """Pick the sample along the camera ray and stow it (SampleCollect).
+from tasks.controllers.sample import SampleCollector  # noqa: E402  (re-export)
 
-    Phases: move above the sample on its viewing ray, descend *along the ray* (so
-    the unknown ground height does not matter) until the servo tracking error
-    shows contact, close, lift (retry if the jaws closed on nothing), carry over
-    the container, lower, open, retreat. Reads only the state vector (lander
-    frame); the camera position and the container position are lander
-    calibration constants (``tasks.sample_collect``).
-    """
-
-    def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
-                 grasp_raise: float = 0.011, carry_speed: float = 0.4, max_retries: int = 3):
-        from tasks import sample_collect as sc
-
-        self.max_retries = max_retries
-        self.grasp_raise = grasp_raise
-        self.carry_speed = carry_speed
-        self.max_step = max_step
-        self.safe_z = safe_z
-        self.contact_err = contact_err
-        self.cam = np.asarray(sc.CAMERA_POS, dtype=np.float64)
-        self.container = np.asarray(sc.CONTAINER_POS, dtype=np.float64)
-        self.reset(0)
-
-    @classmethod
-    def for_env(cls, env: object) -> SampleCollector:
-        """Controller for the env's TCP step size (its only use of the env)."""
-        return cls(max_step=float(getattr(env.unwrapped, "max_step", 0.01)))  # type: ignore[attr-defined]
-
-    def reset(self, seed: int) -> None:
-        """Start a new episode (deterministic; seed unused)."""
-        del seed
-        self.phase = "look"
-        self._n = 0
-        self._retries = 0
-        self._ray: np.ndarray | None = None
-
-    def _toward(self, ee: np.ndarray, p: np.ndarray, speed: float = 1.0) -> np.ndarray:
-        return np.clip((p - ee) / self.max_step, -speed, speed)
-
-    def _on_ray(self, z: float) -> np.ndarray:
-        assert self._ray is not None
-        t = (z - self.cam[2]) / min(self._ray[2], -1e-3)
-        return self.cam + t * self._ray
-
-    def act(self, obs: Any) -> np.ndarray:
-        """``[dx, dy, dz, dyaw, grip]`` in [-1, 1]."""
-        s = _state(obs)
-        ee, opening, err = s[0:3], float(s[4]), s[5:8]
-        valid, age = s[11] > 0.5, float(s[12])
-        move = np.zeros(3)
-        grip = 1.0
-        self._n += 1
-        if self.phase == "look":
-            # park beside the container, out of the camera's view, until a fresh fix
-            move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), self.carry_speed)
-            if valid and age < 1.0 and (self._retries == 0 or self._n > 10):
-                self._ray = s[8:11] / max(float(np.linalg.norm(s[8:11])), 1e-9)
-                self.phase, self._n = "above", 0
-        elif self.phase == "above":
-            p = self._on_ray(self.safe_z)
-            move = self._toward(ee, p)
-            if np.linalg.norm(p - ee) < 0.01:
-                self.phase, self._n = "descend", 0
-        elif self.phase == "descend":
-            p = self._on_ray(ee[2] - 0.5 * self.max_step)
-            move = self._toward(ee, p, 0.5)
-            if err[2] < -self.contact_err or ee[2] < -0.3:
-                # fingertips on the ground: raise the pads to the sample's mid-height
-                self._grasp_at = ee + np.array([0.0, 0.0, self.grasp_raise])
-                self.phase, self._n = "raise", 0
-        elif self.phase == "raise":
-            move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.5, 0.5)
-            if self._n >= 6:
-                self.phase, self._n = "grasp", 0
-        elif self.phase == "grasp":
-            grip = -1.0
-            move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.5, 0.5)
-            if self._n >= 14:
-                self.phase, self._n = "lift", 0
-        elif self.phase == "lift":
-            grip = -1.0
-            move = self._toward(ee, np.array([ee[0], ee[1], self.safe_z]), self.carry_speed)
-            if ee[2] > self.safe_z - 0.02:
-                if opening < 0.01 and self._retries < self.max_retries:  # closed on nothing
-                    self._retries += 1
-                    self.phase, self._n = "look", 0
-                else:
-                    self.phase, self._n = "carry", 0
-                    self._lift_xy = ee[:2].copy()
-                    self._via_done = False
-        elif self.phase == "carry":
-            # swing around the base on an arc (a waypoint at the mid bearing) rather than
-            # cutting across it, where the arm's IK lags and would fling the sample
-            grip = -1.0
-            if opening < 0.01 and self._retries < self.max_retries:
-                # the jaws closed on nothing: the sample slipped out on the way, look again
-                self._retries += 1
-                self.phase, self._n = "look", 0
-            p = self.container + np.array([0.0, 0.0, 0.15])
-            if not self._via_done:
-                a0, a1 = math.atan2(self._lift_xy[1], self._lift_xy[0]), math.atan2(p[1], p[0])
-                am = 0.5 * (a0 + a1)
-                r = 0.5 * (float(np.linalg.norm(self._lift_xy)) + float(np.linalg.norm(p[:2])))
-                via = np.array([r * math.cos(am), r * math.sin(am), p[2]])
-                move = self._toward(ee, via, self.carry_speed)
-                self._via_done = bool(np.linalg.norm(via - ee) < 0.02)
-            else:
-                move = self._toward(ee, p, self.carry_speed)
-            if np.linalg.norm(p - ee) < 0.01:
-                self.phase, self._n = "lower", 0
-        elif self.phase == "lower":
-            grip = -1.0
-            p = self.container + np.array([0.0, 0.0, 0.03])
-            move = self._toward(ee, p, 0.5)
-            if np.linalg.norm(p - ee) < 0.006 or self._n > 60:
-                self.phase, self._n = "release", 0
-        elif self.phase == "release":
-            grip = 1.0
-            if self._n >= 10:
-                self.phase, self._n = "retreat", 0
-        else:  # retreat and hold
-            move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), 0.5)
-        return np.concatenate([move, [0.0, grip]]).astype(np.float32)
+__all__ = ["BeaconLocalizer", "RoverCameraSeeker", "SampleCollector"]
