@@ -15,18 +15,80 @@ from __future__ import annotations
 import math
 
 import mujoco
+import numba
 import numpy as np
 
 from sims import world
 
 
-def max_contact_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
+@numba.njit(cache=True, nogil=True)
+def _max_normal_force(ncon, geom, efc_address, dim, efc_force, elliptic, obj,
+                      per, order):  # pragma: no cover - compiled
+    """Compiled :func:`max_contact_normal_force` over MuJoCo's contact arrays.
+
+    The normal force of contact ``i`` is what ``mj_contactForce`` returns in
+    its first component (0 for an excluded contact, ``efc_address < 0``;
+    elliptic cones and frictionless contacts: the first constraint force;
+    pyramidal cones: the sum of the ``2 (dim - 1)`` edge forces, in the order
+    ``mju_decodePyramid`` adds them). Forces are summed per other geom in
+    contact order and the largest sum is returned, as the Python reference
+    does, so the result is the same float. ``per`` (zeros, one per geom) and
+    ``order`` (one per geom) are scratch; ``per`` is zero again on return.
+    """
+    n_other = 0
+    for i in range(ncon):
+        g1 = geom[i, 0]
+        g2 = geom[i, 1]
+        if g1 == obj:
+            other = g2
+        elif g2 == obj:
+            other = g1
+        else:
+            continue
+        f = 0.0
+        adr = efc_address[i]
+        if adr >= 0:
+            d = dim[i]
+            if elliptic or d == 1:
+                f = efc_force[adr]
+            else:
+                for k in range(2 * (d - 1)):
+                    f += efc_force[adr + k]
+        # first appearance of ``other`` in contact order (per[other] may be an exact 0 sum)
+        seen = False
+        for k in range(n_other):
+            if order[k] == other:
+                seen = True
+                break
+        if not seen:
+            order[n_other] = other
+            n_other += 1
+        per[other] = per[other] + f
+    if n_other == 0:
+        return 0.0
+    best = per[order[0]]
+    for k in range(1, n_other):  # builtins.max: replace only on a strictly larger value
+        v = per[order[k]]
+        if v > best:
+            best = v
+    for k in range(n_other):
+        per[order[k]] = 0.0
+    return best
+
+
+def max_contact_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom: int,
+                             scratch: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Largest normal force [N] that any single other geom exerts on ``geom`` (summed per geom).
+
+    One compiled pass over the contact list (``_max_normal_force``), equal to
+    summing ``mujoco.mj_contactForce(...)[0]`` per other geom.
 
     Args:
         model: Compiled model.
         data: Current data (after a step or ``mj_forward``).
         geom: Id of the object geom.
+        scratch: Optional ``(per, order)`` work arrays of ``model.ngeom`` float64 zeros and
+            int32 (reused between calls to avoid allocations).
 
     Returns:
         ``max over other geoms g of sum_{contacts(geom, g)} f_normal``; 0 with no contact.
@@ -34,17 +96,12 @@ def max_contact_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom: i
     n = data.ncon
     if n == 0:
         return 0.0
-    g = data.contact.geom[:n]
-    hits = np.nonzero((g[:, 0] == geom) | (g[:, 1] == geom))[0]
-    if hits.size == 0:
-        return 0.0
-    f6 = np.zeros(6)
-    per: dict[int, float] = {}
-    for i in hits:
-        mujoco.mj_contactForce(model, data, int(i), f6)
-        other = int(g[i, 1] if g[i, 0] == geom else g[i, 0])
-        per[other] = per.get(other, 0.0) + float(f6[0])
-    return max(per.values())
+    if scratch is None:
+        scratch = (np.zeros(model.ngeom), np.zeros(model.ngeom, dtype=np.int32))
+    c = data.contact
+    return _max_normal_force(n, c.geom, c.efc_address, c.dim, data.efc_force,
+                             model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC, int(geom),
+                             scratch[0], scratch[1])
 
 
 class BreakMonitor:
@@ -68,10 +125,15 @@ class BreakMonitor:
         self.last = 0.0
         self.break_time = float("nan")
         self.break_force = float("nan")
+        self._scratch = (np.zeros(model.ngeom), np.zeros(model.ngeom, dtype=np.int32))
 
     def update(self, data: mujoco.MjData) -> bool:
         """Check this physics step; returns True once broken (and forever after)."""
-        f = max_contact_normal_force(self.model, data, self.geom)
+        return self._record(max_contact_normal_force(self.model, data, self.geom, self._scratch),
+                            data)
+
+    def _record(self, f: float, data: mujoco.MjData) -> bool:
+        """Book this step's force ``f`` [N] (peak, breakage)."""
         self.last = f
         self.peak = max(self.peak, f)
         if not self.broken and f > self.threshold:
@@ -85,15 +147,30 @@ def step_monitored(model: mujoco.MjModel, data: mujoco.MjData, nstep: int,
                    monitor: BreakMonitor) -> None:
     """Advance ``nstep`` physics steps, updating ``monitor`` after each one.
 
+    The per-step check is :meth:`BreakMonitor.update` with the lookups that
+    cannot change within the period (cone type, scratch, geom id) hoisted out
+    of the loop: one ``mj_step`` and one compiled contact pass per step.
+
     Raises:
         sims.world.SimulationError: On NaN/Inf state or a MuJoCo instability warning.
     """
     before = world.warning_counts(data)
+    elliptic = model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
+    geom = monitor.geom
+    per, order = monitor._scratch
+    record = monitor._record
+    step = mujoco.mj_step
     for _ in range(nstep):
-        mujoco.mj_step(model, data)
-        monitor.update(data)
+        step(model, data)
+        n = data.ncon
+        if n == 0:
+            record(0.0, data)
+            continue
+        c = data.contact
+        record(_max_normal_force(n, c.geom, c.efc_address, c.dim, data.efc_force, elliptic, geom,
+                                 per, order), data)
     after = world.warning_counts(data)
-    if np.any(after > before):
+    if (after > before).any():
         raise world.SimulationError(f"MuJoCo instability warning(s) at t={data.time:.4f} s")
-    if not (np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qvel))):
+    if not (np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()):
         raise world.SimulationError(f"non-finite state at t={data.time:.4f} s")

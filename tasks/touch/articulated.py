@@ -28,6 +28,7 @@ FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % 
 # impedance (0.9) lets a sub-breakaway load creep the joint ~0.01 rad/s; 0.995 cuts it 20x.
 FRICTION_SOLIMP = (0.995, 0.999, 0.001, 0.5, 2.0)
 HANDLE_FRICTION = (0.6, 1.0)  # handle (painted metal / plastic) on silicone gel, assumed range
+_INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,43 @@ class Articulation:
     def step(self, model: mujoco.MjModel, data: mujoco.MjData, nstep: int) -> None:
         """Advance ``nstep`` physics steps; the detent force is updated every step while engaged.
 
+        While engaged, every physics step is checked for instability as
+        :func:`sims.world.step` checks it, stopping at the first bad one. The
+        checks are done once at the end of the period instead of after each
+        step (an instability always shows there: MuJoCo flags a bad state at
+        the start of the next step, the last step's state is checked
+        directly); only when one shows, the period is rerun from its saved
+        start state step by step with the per-step checks, which reproduces
+        the per-step semantics (error message and final state) exactly.
+
         Raises:
             sims.world.SimulationError: On instability.
         """
-        if data.qpos[self.qadr] >= self.ranges.latch_travel:
-            data.qfrc_applied[self.dadr] = 0.0
+        travel = self.ranges.latch_travel
+        qpos, qfrc = data.qpos, data.qfrc_applied
+        qadr, dadr = self.qadr, self.dadr
+        if qpos[qadr] >= travel:
+            qfrc[dadr] = 0.0
             world.step(model, data, nstep)
             return
-        for _ in range(nstep):
-            self.apply_latch(data)
-            world.step(model, data, 1)
+        state = np.empty(mujoco.mj_stateSize(model, _INTEGRATION))
+        mujoco.mj_getState(model, data, state, _INTEGRATION)
+        warnings = data.warning.number.copy()
+        lastinfo = data.warning.lastinfo.copy()
+        k = self.latch_k
+        step = mujoco.mj_step
+        for _ in range(nstep):  # apply_latch + mj_step, with the views hoisted
+            q = qpos[qadr]
+            qfrc[dadr] = -k * q if q < travel else 0.0
+            step(model, data)
+        if ((data.warning.number[world._FATAL_INDEX] > warnings[world._FATAL_INDEX]).any()
+                or not np.isfinite(qpos.sum() + data.qvel.sum())):
+            mujoco.mj_setState(model, data, state, _INTEGRATION)  # rerun with per-step checks
+            data.warning.number[:] = warnings
+            data.warning.lastinfo[:] = lastinfo
+            for _ in range(nstep):
+                self.apply_latch(data)
+                world.step(model, data, 1)
 
     def fraction(self, data: mujoco.MjData) -> float:
         """Opening as a fraction of the range."""
