@@ -39,6 +39,14 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from numpy.linalg import _umath_linalg
+
+try:  # the clip ufunc itself (np.clip adds ~2 us of argument handling per call)
+    from numpy._core.umath import clip as _clip
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.umath import clip as _clip
+
+_inv = _umath_linalg.inv  # the gufunc np.linalg.inv calls (same LAPACK routine, same bits)
 
 N_ARM_JOINTS = 7
 
@@ -295,6 +303,13 @@ def add_arm(
     )
 
 
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is a run of consecutive indices (a view instead of a gather)."""
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + int(idx.size))
+    return idx
+
+
 def _quat_to_yaw_down(xmat: np.ndarray) -> float:
     """Yaw of the hand's x axis about world z [rad]."""
     return math.atan2(xmat[1, 0], xmat[0, 0])
@@ -338,6 +353,18 @@ class ArmController:
         self._vmax = np.asarray(self.params.velocity_limit, dtype=float)
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
+        # per-call work arrays of ik_targets and index slices (the arm's dofs and qpos are
+        # consecutive when built by add_arm; index arrays otherwise)
+        # Fortran order: the layout np.vstack gave the gathered Jacobian rows, which decides
+        # the BLAS kernel of the products below and so their last bits
+        self._jac = np.zeros((6, N_ARM_JOINTS), order="F")
+        self._rdes = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
+        self._quat = np.zeros(4)
+        self._rot = np.zeros(3)
+        self._err = np.zeros(6)
+        self._damping2 = self.damping ** 2
+        self._dslice = _as_slice(self.dadr)
+        self._qslice = _as_slice(self.qadr)
 
     def set_home(self, data: mujoco.MjData) -> None:
         """Put the arm in its home posture (qpos and servo targets), fingers open."""
@@ -371,31 +398,42 @@ class ArmController:
         Returns:
             ``(7,)`` joint position targets [rad] within the joint limits.
         """
-        m = self.model
-        mujoco.mj_jacSite(m, data, self._jacp, self._jacr, self.site_id)
-        jac = np.vstack([self._jacp[:, self.dadr], self._jacr[:, self.dadr]])
+        # Same operations on the same memory layouts as the plain NumPy formulation (so the same
+        # BLAS/LAPACK paths and bit-identical results), with the buffers preallocated and the
+        # ufunc / gufunc called directly (np.clip, np.linalg.inv, np.vstack cost more in Python
+        # argument handling than in arithmetic at these sizes).
+        jacp, jacr, jac = self._jacp, self._jacr, self._jac
+        mujoco.mj_jacSite(self.model, data, jacp, jacr, self.site_id)
+        dsl = self._dslice
+        jac[:3] = jacp[:, dsl]
+        jac[3:] = jacr[:, dsl]
         xmat = data.site_xmat[self.site_id].reshape(3, 3)
         cy, sy = math.cos(target_yaw), math.sin(target_yaw)
         # desired frame: x = (cos, sin, 0), z = (0, 0, -1), y = z cross x
-        rdes = np.array([[cy, sy, 0.0], [sy, -cy, 0.0], [0.0, 0.0, -1.0]])
+        rdes = self._rdes
+        rdes[0, 0] = cy
+        rdes[0, 1] = sy
+        rdes[1, 0] = sy
+        rdes[1, 1] = -cy
         rerr = rdes @ xmat.T
-        quat = np.zeros(4)
+        quat, rot, err = self._quat, self._rot, self._err
         mujoco.mju_mat2Quat(quat, rerr.ravel())
-        rot = np.zeros(3)
         mujoco.mju_quat2Vel(rot, quat, 1.0)
-        err = np.concatenate([np.asarray(target_pos) - data.site_xpos[self.site_id], rot])
+        np.subtract(target_pos, data.site_xpos[self.site_id], out=err[:3])
+        err[3:] = rot
         jjt = jac @ jac.T
-        jjt[np.diag_indices(6)] += self.damping ** 2
-        jpinv = jac.T @ np.linalg.inv(jjt)
-        q = data.qpos[self.qadr]
+        jjt.ravel()[::7] += self._damping2  # the diagonal
+        # np.linalg.inv's own gufunc (LU solve); J J^T + lambda^2 I is positive definite
+        jpinv = jac.T @ _inv(jjt, signature="d->d")
+        q = data.qpos[self._qslice]
         # damped least-squares step plus a null-space pull towards home: (I - J^+ J)(home - q)
         dq = jpinv @ err
         dq += self.nullspace_gain * ((self._home - q) - jpinv @ (jac @ (self._home - q)))
         vmax = self._vmax * dt
-        scale = float(np.max(np.abs(dq) / vmax))
+        scale = float((np.abs(dq) / vmax).max())
         if scale > 1.0:
             dq /= scale
-        return np.clip(q + dq, self.lo, self.hi)
+        return _clip(q + dq, self.lo, self.hi)
 
     def joint_targets(self, q: np.ndarray) -> np.ndarray:
         """Joint-position mode: ``q`` clipped to the joint limits [rad]."""
