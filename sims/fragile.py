@@ -76,6 +76,46 @@ def _max_normal_force(ncon, geom, efc_address, dim, efc_force, elliptic, obj,
     return best
 
 
+@numba.njit(cache=True, nogil=True)
+def _touching(ncon, geom, obj, a, b):  # pragma: no cover - compiled
+    """Bit 0: a contact between ``obj`` and ``a`` exists; bit 1: between ``obj`` and ``b``."""
+    out = 0
+    for i in range(ncon):
+        g1 = geom[i, 0]
+        g2 = geom[i, 1]
+        if g1 == obj:
+            other = g2
+        elif g2 == obj:
+            other = g1
+        else:
+            continue
+        if other == a:
+            out |= 1
+        if other == b:
+            out |= 2
+    return out
+
+
+def contact_with(data: mujoco.MjData, geom: int, a: int, b: int) -> tuple[bool, bool]:
+    """Whether ``geom`` has a contact with geom ``a`` and with geom ``b`` (one compiled scan).
+
+    Args:
+        data: Current data (after a step or ``mj_forward``).
+        geom: The object geom id.
+        a: First other geom id (e.g. the left pad).
+        b: Second other geom id (e.g. the right pad).
+
+    Returns:
+        ``(touches a, touches b)``; a contact counts whether or not it carries force
+        (as a test of ``data.contact.geom`` would).
+    """
+    n = data.ncon
+    if n == 0:
+        return False, False
+    bits = _touching(n, data.contact.geom, int(geom), int(a), int(b))
+    return bool(bits & 1), bool(bits & 2)
+
+
 def max_contact_normal_force(model: mujoco.MjModel, data: mujoco.MjData, geom: int,
                              scratch: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Largest normal force [N] that any single other geom exerts on ``geom`` (summed per geom).

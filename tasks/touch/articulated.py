@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from sims import world
+from sims.arm import _as_slice
 from tasks.touch.base import CONTACT_SOLREF, TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
 
 FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % of range), assumed
@@ -29,6 +30,8 @@ FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % 
 FRICTION_SOLIMP = (0.995, 0.999, 0.001, 0.5, 2.0)
 HANDLE_FRICTION = (0.6, 1.0)  # handle (painted metal / plastic) on silicone gel, assumed range
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
+# sims.world's fatal warnings; the order does not matter for an any() (a slice: consecutive ids)
+_FATAL = _as_slice(np.sort(world._FATAL_INDEX))
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Articulation:
         self.range = float(model.jnt_range[jid][1])
         self.ranges = ranges
         self.latch_k = 0.0
+        self._state = np.empty(mujoco.mj_stateSize(model, _INTEGRATION))  # period start state
 
     def randomize(self, rng: np.random.Generator, sampled: dict[str, float]) -> None:
         """Draw damping, frictionloss and the latch; write them to the model and ``sampled``."""
@@ -97,17 +101,20 @@ class Articulation:
             qfrc[dadr] = 0.0
             world.step(model, data, nstep)
             return
-        state = np.empty(mujoco.mj_stateSize(model, _INTEGRATION))
+        state = self._state
+        if state.size != mujoco.mj_stateSize(model, _INTEGRATION):
+            state = self._state = np.empty(mujoco.mj_stateSize(model, _INTEGRATION))
         mujoco.mj_getState(model, data, state, _INTEGRATION)
-        warnings = data.warning.number.copy()
-        lastinfo = data.warning.lastinfo.copy()
+        warn = data.warning
+        warnings = warn.number.copy()
+        lastinfo = warn.lastinfo.copy()
         k = self.latch_k
         step = mujoco.mj_step
         for _ in range(nstep):  # apply_latch + mj_step, with the views hoisted
             q = qpos[qadr]
             qfrc[dadr] = -k * q if q < travel else 0.0
             step(model, data)
-        if ((data.warning.number[world._FATAL_INDEX] > warnings[world._FATAL_INDEX]).any()
+        if ((warn.number[_FATAL] > warnings[_FATAL]).any()
                 or not np.isfinite(qpos.sum() + data.qvel.sum())):
             mujoco.mj_setState(model, data, state, _INTEGRATION)  # rerun with per-step checks
             data.warning.number[:] = warnings
@@ -145,7 +152,8 @@ def _evaluate(env: TouchTaskEnv, art: Articulation, success_fraction: float,
               rest_speed: float, handle_site: int) -> dict[str, float | bool]:
     frac = art.fraction(env.data)
     speed = abs(art.speed(env.data))
-    dist = float(np.linalg.norm(env.ctl.ee_pos(env.data) - env.data.site_xpos[handle_site]))
+    diff = env.data.site_xpos[env.ctl.site_id] - env.data.site_xpos[handle_site]
+    dist = math.sqrt(diff.dot(diff))  # np.linalg.norm's own formula for a vector (same float)
     out: dict[str, float | bool] = {
         "success": bool(frac >= success_fraction and speed <= rest_speed),
         "open_fraction": frac,

@@ -43,7 +43,7 @@ import numpy as np
 
 from scenes.conditions import G_EARTH, get_condition
 from sims import world
-from sims.arm import ArmController, ArmHandles, ArmParams, add_arm
+from sims.arm import ArmController, ArmHandles, ArmParams, _clip, add_arm
 from sims.tactile import GelPadConfig, TactileArray, TactilePad, touch_features
 from tasks.base import MujocoTaskEnv
 
@@ -94,6 +94,9 @@ class PadCalibration:
 
 
 _PAD_Y_SIGN = np.array([1.0, -1.0])  # pad y axis = +hand z (left pad), -hand z (right pad)
+# bounds of the commanded TCP target [m]: the table's reach, 5 mm above its top, 0.8 m high
+_TARGET_LO = np.array([0.2, -0.45, TABLE_TOP + 0.005])
+_TARGET_HI = np.array([0.85, 0.45, 0.8])
 
 
 def calibrate(pad: TactilePad, radius: float = 0.015) -> PadCalibration:
@@ -203,6 +206,7 @@ class TouchTaskEnv(MujocoTaskEnv):
             self.model.geom(f"{f}_geom").id for f in self.arm.finger_joints}
         self._rng = np.random.default_rng(0)
         self._markers = np.zeros((2, self.n_markers, 3))
+        self._obs64 = np.zeros(size)  # observation work row (zeros stay where touch is off)
         self._fem_frames: list[np.ndarray] = []
         self._fem_sims: list[np.ndarray] = []
         self._marker_error = float("nan")
@@ -299,16 +303,17 @@ class TouchTaskEnv(MujocoTaskEnv):
         against contacts) and the yaw target, solves the IK and sets the jaw
         opening. Also used by the batch vector env (``tasks.vector_touch``).
         """
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
-        ee = self.ctl.ee_pos(self.data)
-        self._target = ee + np.clip(self._target + a[:3] * self.max_step - ee, -0.03, 0.03)
-        self._target = np.clip(self._target, [0.2, -0.45, TABLE_TOP + 0.005], [0.85, 0.45, 0.8])
-        self._target_yaw = float(np.clip(self._target_yaw + a[3] * self.max_yaw_step, 0.0,
-                                         math.pi))
-        q_t = self.ctl.ik_targets(self.data, self._target, self._target_yaw, self.dt)
-        ctrl = self.data.ctrl.copy()
-        ctrl[self.ctl.act_ids] = q_t
-        ctrl[self.ctl.finger_act_ids] = a[4] * self.arm_params.finger_stroke
+        # np.clip's own ufunc (sims.arm._clip): the same values without np.clip's argument handling
+        a = _clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
+        ctl, data = self.ctl, self.data
+        ee = ctl.ee_pos(data)
+        self._target = ee + _clip(self._target + a[:3] * self.max_step - ee, -0.03, 0.03)
+        self._target = _clip(self._target, _TARGET_LO, _TARGET_HI)
+        self._target_yaw = float(_clip(self._target_yaw + a[3] * self.max_yaw_step, 0.0, math.pi))
+        q_t = ctl.ik_targets(data, self._target, self._target_yaw, self.dt)
+        ctrl = data.ctrl.copy()
+        ctrl[ctl.act_ids] = q_t
+        ctrl[ctl.finger_act_ids] = a[4] * self.arm_params.finger_stroke
         return a, ctrl
 
     def _result(self, a: np.ndarray) -> tuple[np.ndarray, float, bool, dict[str, Any]]:
@@ -367,14 +372,25 @@ class TouchTaskEnv(MujocoTaskEnv):
     def _observe(self) -> np.ndarray:
         d = self.data
         c = self.ctl
-        yaw = c.ee_yaw(d)
-        parts = [d.qpos[c.qadr], d.qvel[c.dadr], c.ee_pos(d), self._target,
-                 [math.sin(yaw), math.cos(yaw)],
-                 d.qpos[c.fqadr], self._vision, self.touch_features()]
-        if self.marker_obs:
-            parts.append((self._markers * 1e3).ravel() if self.use_touch
-                         else np.zeros(6 * self.n_markers))
-        return np.concatenate(parts).astype(np.float32)
+        o = self._obs64  # float64 work row (the layout of the module docstring), cast once
+        q, qd = c._qslice, c._dslice
+        o[0:7] = d.qpos[q]
+        o[7:14] = d.qvel[qd]
+        site = c.site_id
+        o[14:17] = d.site_xpos[site]
+        o[17:20] = self._target
+        xmat = d.site_xmat[site]  # ArmController.ee_yaw: atan2 of the hand x axis
+        yaw = math.atan2(xmat[3], xmat[0])
+        o[20] = math.sin(yaw)
+        o[21] = math.cos(yaw)
+        o[22:24] = d.qpos[c.fqadr]
+        o[24:30] = self._vision
+        if self.use_touch:
+            # compiled (sims._tactile_kernels.touch_features), straight into the row
+            touch_features(self._markers, self.pads[0].markers, _PAD_Y_SIGN, o[30:42])
+            if self.marker_obs:
+                np.multiply(self._markers, 1e3, out=o[42:].reshape(self._markers.shape))
+        return o.astype(np.float32)
 
     # ------------------------------------------------------------------ helpers
     def contact_normal_force(self, geom_ids: set[int], other_ids: set[int]) -> float:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sims.fragile import BreakMonitor, step_monitored
+from sims.fragile import BreakMonitor, contact_with, step_monitored
 from tasks.touch.base import CONTACT_SOLREF, TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
 
 VISION_SIZE_NOISE = 0.0015  # [m] 1-sigma object width/height estimate from RGB-D, assumed
@@ -159,12 +159,6 @@ class FragileGraspEnv(TouchTaskEnv):
         self.sampled.update(object_mass=mass, object_friction=mu, break_force=thr,
                             object_x=x, object_y=y)
 
-    def _pad_contact(self, pad: int) -> bool:
-        d = self.data
-        g = d.contact.geom[:d.ncon]
-        return bool(np.any(((g[:, 0] == pad) & (g[:, 1] == self._obj_geom))
-                           | ((g[:, 1] == pad) & (g[:, 0] == self._obj_geom))))
-
     def _advance(self) -> None:
         step_monitored(self.model, self.data, self.frame_skip, self.monitor)
 
@@ -173,7 +167,8 @@ class FragileGraspEnv(TouchTaskEnv):
             self.model.geom_rgba[self._obj_geom] = [0.25, 0.2, 0.1, 1.0]  # visibly broken
         lift = float(self.data.xpos[self._obj_body][2]) - self._z0
         self._max_lift = max(self._max_lift, lift)
-        held = self._pad_contact(self._left_pad) and self._pad_contact(self._right_pad)
+        left, right = contact_with(self.data, self._obj_geom, self._left_pad, self._right_pad)
+        held = left and right
         dt = self.dt
         if lift > 0.02:
             self._lifted_once = True
