@@ -297,3 +297,56 @@ def test_ray_executor_gives_the_same_library(lib_a: Path, tmp_path: Path, monkey
     assert res.stored == 4 and not ray.is_initialized()
     assert _hashes(tmp_path / "r") == {i: v for i, v in _hashes(lib_a).items() if i < 4}
     assert validate_library(tmp_path / "r", workers=1, executor="ray", settle=False).ok
+
+
+def _full_scene_report(spec: ScenarioSpec, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Settle report with every rock collidable (no parking)."""
+    from scenes import settle
+
+    with monkeypatch.context() as m:
+        m.setattr(settle, "PARK_DISTANCE", float("inf"))
+        return settle.settle_check(spec).to_dict()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_parked_rocks_give_the_full_scene_settle(seed: int, monkeypatch: pytest.MonkeyPatch):
+    """Rocks out of reach compiled without collisions: same report, bit for bit."""
+    from scenes import settle
+    from scenes.build import build_scene
+    from scenes.generate import attempt_spec
+
+    spec = attempt_spec("mars-rock-field", seed, 0)
+    scene = build_scene(spec)
+    parked = settle._parked_rocks(scene)
+    assert scene.n_rocks > 5 and len(parked) == scene.n_rocks  # ROCK_CLEARANCE parks them all
+    model = settle._compile(scene, parked)
+    assert settle.parking_gap(model, scene, parked) > settle.DRIFT_TOL
+    assert not model.geom_contype[model.geom("rock_0").id]
+    assert scene.mjspec.geom("rock_0").contype == 1  # the scene's MjSpec is left as it was
+    assert settle.settle_check(spec).to_dict() == _full_scene_report(spec, monkeypatch)
+
+
+def test_rover_near_a_parked_rock_is_settled_on_the_full_scene(monkeypatch: pytest.MonkeyPatch):
+    """When the rover's excursion could reach a parked rock, the settle is redone with collisions."""
+    from scenes import settle
+    from scenes.build import build_scene
+    from scenes.generate import attempt_spec
+
+    spec = attempt_spec("mars-rock-field", 0, 0)
+    scene = build_scene(spec)
+    parked = settle._parked_rocks(scene)
+    gap = settle.parking_gap(settle._compile(scene, parked), scene, parked)
+    # leave 0.1 mm of excursion: the settling rover moves more than that
+    monkeypatch.setattr(settle, "REACH_MARGIN", settle.REACH_MARGIN + gap - 1e-4)
+    calls: list[int] = []
+    compile_ = settle._compile
+
+    def counting(scene_, parked_):  # noqa: ANN001, ANN202 - test spy
+        calls.append(len(parked_))
+        return compile_(scene_, parked_)
+
+    monkeypatch.setattr(settle, "_compile", counting)
+    report = settle.settle_check(spec).to_dict()
+    assert calls == [len(parked), 0]  # parked first, then the full scene
+    monkeypatch.setattr(settle, "_compile", compile_)
+    assert report == _full_scene_report(spec, monkeypatch)
