@@ -94,10 +94,32 @@ def _direct_irradiance(spec: ScenarioSpec) -> float:
     return lt.solar_irradiance * math.exp(-spec.atmosphere.dust_optical_depth * slant)
 
 
+# Sun-facing slope rendered without clipping (see light_reference) [deg]; steeper sun-facing
+# faces and the orange goal beacon at low sun saturate, like a clipped sensor (assumed).
+RENDER_HEADROOM_SLOPE_DEG = 30.0
+
+
 def light_reference(spec: ScenarioSpec) -> float:
-    """Irradiance mapped to light colour 1.0: the brightest source in the scene [W/m^2]."""
-    head_at_2m = spec.lighting.headlight_intensity / 4.0  # E = I / r^2 at 2 m
-    return max(_direct_irradiance(spec), spec.lighting.ambient_irradiance, head_at_2m, 1e-6)
+    """Irradiance mapped to light colour 1.0 [W/m^2].
+
+    The render is 8 bit, so the reference sets its quantisation step. A reference at the
+    sun's normal-beam irradiance would leave level ground at low sun only
+    ``albedo * sin(elevation) * 255`` grey levels (about 3 for lunar regolith at the
+    terminator) and hide its relief. The reference is instead the irradiance on ground
+    tilted ``RENDER_HEADROOM_SLOPE_DEG`` toward the sun (never more than the normal beam)
+    plus the diffuse sources: level ground and slopes facing the sun up to that angle
+    render unclipped, steeper sun-facing faces clip at 1 like a saturating pixel. The
+    camera models multiply the render back by this reference, so radiance stays
+    absolute wherever the render is not clipped. Without terrain (the free-floating
+    workspace) there is no level ground to refer to and the normal beam is the reference.
+    """
+    lt = spec.lighting
+    head_at_2m = lt.headlight_intensity / 4.0  # E = I / r^2 at 2 m
+    tilt = min(max(lt.sun_elevation_deg, 0.0) + RENDER_HEADROOM_SLOPE_DEG, 90.0)
+    if not spec.terrain.enabled:
+        tilt = 90.0
+    sun = _direct_irradiance(spec) * math.sin(math.radians(tilt))
+    return max(sun + lt.ambient_irradiance, head_at_2m, 1e-6)
 
 
 @dataclass(frozen=True)
@@ -245,6 +267,13 @@ def build(spec: ScenarioSpec) -> mujoco.MjSpec:
 
 
 def _add_lights(ms: mujoco.MjSpec, spec: ScenarioSpec, light_ref: float) -> None:
+    """Sun (diffuse, shadows) and sky (ambient only, never shadowed), in ``light_ref`` units.
+
+    MuJoCo's shadow pass scales a shadow-casting light's ambient term too, so an ambient
+    on the sun would vanish in its shadows (shadowed ground rendering black whatever the
+    earthshine or skylight). The direction-free ambient therefore sits on its own light
+    that casts no shadow.
+    """
     lt = spec.lighting
     sun = _direct_irradiance(spec) / light_ref
     to_sun = sun_direction(max(lt.sun_elevation_deg, 0.0), lt.sun_azimuth_deg)
@@ -256,9 +285,20 @@ def _add_lights(ms: mujoco.MjSpec, spec: ScenarioSpec, light_ref: float) -> None
         pos=(to_sun * 30.0).tolist(),
         diffuse=[sun, sun, sun],
         specular=[0, 0, 0],
-        ambient=[ambient, ambient, ambient],
+        ambient=[0, 0, 0],
         castshadow=sun > 0.0,
         active=True,
+    )
+    ms.worldbody.add_light(
+        name="sky",
+        type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
+        dir=[0.0, 0.0, -1.0],
+        pos=[0.0, 0.0, 30.0],
+        diffuse=[0, 0, 0],
+        specular=[0, 0, 0],
+        ambient=[ambient, ambient, ambient],
+        castshadow=False,
+        active=ambient > 0.0,
     )
 
 

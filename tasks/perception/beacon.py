@@ -62,6 +62,9 @@ class BeaconDetector:
     silhouette_contrast: float = 0.6  # [-] backlit pole pixel: darker than this x the ground
     max_sky_rows: int = 12  # [px] rows of black sky the pole may cross before the ground
     edge_bias_px: float = 0.6  # [px] blob extent overstatement from partial-coverage pixels
+    # [-] a blob less tall than this x its sphere width is the sphere alone (pole unseen):
+    # the whole beacon measures 2.2-4 sphere widths tall at 2-7 m (rendered frames, 64 px)
+    sphere_only_ratio: float = 1.8
 
     def mask(self, image: NDArray[np.uint8]) -> NDArray[np.bool_]:
         """Beacon-coloured pixels of a companded frame ``(H, W, 3)``."""
@@ -95,6 +98,7 @@ class BeaconDetector:
         if sizes[k - 1] < self.min_pixels:
             return None
         rows, cols = np.nonzero(labels == k)
+        rows, cols = _beacon_runs(rows, cols)
         u = float(cols.mean()) + 0.5
         # merge beacon-coloured pieces in the same columns (pole split by aliasing)
         near = m & (np.abs(np.arange(m.shape[1]) + 0.5 - u) <= 1.5)[None, :]
@@ -116,10 +120,13 @@ class BeaconDetector:
         tan_t, tan_b = lev[0, 2] / horiz[0], lev[1, 2] / horiz[1]
         top_clipped = top_row == 0
         bottom_clipped = bottom_row == calib.height - 1
-        blob_w = float(np.ptp(cols)) + 1.0
-        # a blob much less tall than a pole is the sphere alone (pole unseen)
-        sphere_only = (v_bottom - v_top) < 2.5 * blob_w
         widths_all = np.bincount(rows - rows.min())
+        # the sphere: the widest row among the top rows of the blob (partial-coverage
+        # edge pixels widen it by about the same bias as the ends)
+        n_top = max(2, int(0.3 * (rows.max() - rows.min() + 1)))
+        sphere_w = float(widths_all[:n_top].max())
+        # a blob much less tall than a pole is the sphere alone (pole unseen)
+        sphere_only = (v_bottom - v_top) < self.sphere_only_ratio * sphere_w
         top_w = float(widths_all[: max(2, len(widths_all) // 3)].max())
         no_sphere = top_w < 1.5 * float(np.median(widths_all[widths_all > 0]))
         method = "height"
@@ -131,11 +138,8 @@ class BeaconDetector:
             base_dz = dist * tan_b if not bottom_clipped else -CAMERA_HEIGHT_NOMINAL
             method = "pole"
         elif bottom_clipped or sphere_only or tan_t - tan_b <= 1e-6:
-            # sphere width: widest row among the top rows of the blob
-            top_rows = rows < rows.min() + max(2, int(0.3 * (rows.max() - rows.min() + 1)))
-            width = float(np.max(np.bincount(rows[top_rows] - rows.min())))
-            width = max(width, float(np.ptp(cols[top_rows])) + 1.0)
-            dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / max(width, 1.0)
+            width = max(sphere_w - self.edge_bias_px, 1.0)
+            dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / width
             base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
             method = "sphere"
         else:
@@ -183,6 +187,31 @@ class BeaconDetector:
                     break
             v += 1
         return last
+
+
+def _beacon_runs(
+    rows: NDArray[np.intp], cols: NDArray[np.intp]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Keep, in each row of a blob, the run of pixels nearest the beacon's column.
+
+    Beacon-coloured clutter touching the beacon (a dim strip of ground at the horizon
+    whose chromaticity is dominated by noise) widens single rows; the beacon itself is
+    one contiguous run per row around its axis, the column most rows cover.
+    """
+    axis = int(np.argmax(np.bincount(cols)))
+    keep = np.zeros(rows.size, dtype=bool)
+    for r in np.unique(rows):
+        idx = np.nonzero(rows == r)[0]
+        c = np.sort(cols[idx])
+        # split the row into contiguous runs and keep the one closest to the axis
+        breaks = np.nonzero(np.diff(c) > 1)[0]
+        starts = np.concatenate([[0], breaks + 1])
+        ends = np.concatenate([breaks, [c.size - 1]])
+        gap = np.maximum(c[starts] - axis, 0) + np.maximum(axis - c[ends], 0)
+        j = int(np.argmin(gap))
+        lo, hi = c[starts[j]], c[ends[j]]
+        keep[idx[(cols[idx] >= lo) & (cols[idx] <= hi)]] = True
+    return rows[keep], cols[keep]
 
 
 def beacon_position_rover(detection: BeaconDetection | None) -> NDArray[np.float64]:
