@@ -196,21 +196,37 @@ def step_monitored(model: mujoco.MjModel, data: mujoco.MjData, nstep: int,
     """
     before = world.warning_counts(data)
     elliptic = model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
-    geom = monitor.geom
+    geom, threshold = monitor.geom, monitor.threshold
     per, order = monitor._scratch
-    record = monitor._record
     step = mujoco.mj_step
-    for _ in range(nstep):
-        step(model, data)
-        n = data.ncon
-        if n == 0:
-            record(0.0, data)
-            continue
-        c = data.contact
-        record(_max_normal_force(n, c.geom, c.efc_address, c.dim, data.efc_force, elliptic, geom,
-                                 per, order), data)
+    # BreakMonitor.update inlined on locals (written back below): last, peak, breakage
+    last, peak, broken = monitor.last, monitor.peak, monitor.broken
+    try:
+        for _ in range(nstep):
+            step(model, data)
+            n = data.ncon
+            if n == 0:
+                f = 0.0
+            else:
+                c = data.contact
+                adr = c.efc_address
+                # the contact dimension is only read for pyramidal cones
+                f = _max_normal_force(n, c.geom, adr, adr if elliptic else c.dim, data.efc_force,
+                                      elliptic, geom, per, order)
+            last = f
+            if f > peak:  # max(peak, f)
+                peak = f
+            if not broken and f > threshold:
+                broken = True
+                monitor.break_time = float(data.time)
+                monitor.break_force = f
+    finally:
+        monitor.last, monitor.peak, monitor.broken = last, peak, broken
     after = world.warning_counts(data)
     if (after > before).any():
         raise world.SimulationError(f"MuJoCo instability warning(s) at t={data.time:.4f} s")
-    if not (np.isfinite(data.qpos).all() and np.isfinite(data.qvel).all()):
+    qpos, qvel = data.qpos, data.qvel
+    # a finite sum proves every element finite (one reduction each); else the exact test
+    if not (np.isfinite(qpos.sum() + qvel.sum())
+            or (np.isfinite(qpos).all() and np.isfinite(qvel).all())):
         raise world.SimulationError(f"non-finite state at t={data.time:.4f} s")
