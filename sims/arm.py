@@ -363,6 +363,8 @@ class ArmController:
         self._rot = np.zeros(3)
         self._err = np.zeros(6)
         self._damping2 = self.damping ** 2
+        self._vmax_dt = float("nan")
+        self._vmax_step = self._vmax
         self._dslice = _as_slice(self.dadr)
         self._qslice = _as_slice(self.qadr)
 
@@ -428,8 +430,11 @@ class ArmController:
         q = data.qpos[self._qslice]
         # damped least-squares step plus a null-space pull towards home: (I - J^+ J)(home - q)
         dq = jpinv @ err
-        dq += self.nullspace_gain * ((self._home - q) - jpinv @ (jac @ (self._home - q)))
-        vmax = self._vmax * dt
+        h = self._home - q
+        dq += self.nullspace_gain * (h - jpinv @ (jac @ h))
+        if dt != self._vmax_dt:  # joint step limits of this control period (cached per dt)
+            self._vmax_dt, self._vmax_step = dt, self._vmax * dt
+        vmax = self._vmax_step
         scale = float((np.abs(dq) / vmax).max())
         if scale > 1.0:
             dq /= scale

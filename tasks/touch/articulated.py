@@ -101,9 +101,7 @@ class Articulation:
             qfrc[dadr] = 0.0
             world.step(model, data, nstep)
             return
-        state = self._state
-        if state.size != mujoco.mj_stateSize(model, _INTEGRATION):
-            state = self._state = np.empty(mujoco.mj_stateSize(model, _INTEGRATION))
+        state = self._state  # sized for this model (mj_getState checks the size)
         mujoco.mj_getState(model, data, state, _INTEGRATION)
         warn = data.warning
         warnings = warn.number.copy()
@@ -255,9 +253,12 @@ class DoorOpenEnv(TouchTaskEnv):
         self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
-        hinge = self.data.xpos[self._hinge_body]
-        return np.array([*self.data.site_xpos[self._handle_site], hinge[0], hinge[1],
-                         self.art.fraction(self.data)])
+        d = self.data
+        out = np.empty(6)
+        out[:3] = d.site_xpos[self._handle_site]
+        out[3:5] = d.xpos[self._hinge_body, :2]
+        out[5] = self.art.fraction(d)
+        return out
 
     def _vision_noise(self) -> np.ndarray:
         p = VISION_POS_NOISE
@@ -351,8 +352,12 @@ class DrawerOpenEnv(TouchTaskEnv):
         self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
-        return np.array([*self.data.site_xpos[self._handle_site], self.art.range, 0.0,
-                         self.art.fraction(self.data)])
+        out = np.empty(6)
+        out[:3] = self.data.site_xpos[self._handle_site]
+        out[3] = self.art.range
+        out[4] = 0.0
+        out[5] = self.art.fraction(self.data)
+        return out
 
     def _vision_noise(self) -> np.ndarray:
         p = VISION_POS_NOISE
@@ -448,9 +453,12 @@ class LeverTurnEnv(TouchTaskEnv):
         self.art.step(self.model, self.data, self.frame_skip)
 
     def _vision_truth(self) -> np.ndarray:
-        pivot = self.data.xpos[self._pivot_body]
-        return np.array([*self.data.site_xpos[self._handle_site], pivot[0], pivot[2],
-                         self.art.fraction(self.data)])
+        d = self.data
+        out = np.empty(6)
+        out[:3] = d.site_xpos[self._handle_site]
+        out[3:5] = d.xpos[self._pivot_body, ::2]
+        out[5] = self.art.fraction(d)
+        return out
 
     def _vision_noise(self) -> np.ndarray:
         p = VISION_POS_NOISE

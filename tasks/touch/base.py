@@ -215,6 +215,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         self._target = np.zeros(3)
         self._target_yaw = 0.0
         self._vision = np.zeros(N_VISION)
+        self._noise = np.zeros(N_VISION)
         self.sampled: dict[str, float] = {}
 
     # ------------------------------------------------------------------ hooks
@@ -268,6 +269,7 @@ class TouchTaskEnv(MujocoTaskEnv):
         self._marker_error_n = 0
         self._steps = 0
         self._reset_task()
+        self._noise = self._vision_noise()  # the camera's 1-sigma noise, fixed per episode
         self._read_touch()
         self._read_vision()
 
@@ -367,7 +369,7 @@ class TouchTaskEnv(MujocoTaskEnv):
 
     def _read_vision(self) -> None:
         self._vision = self._vision_truth() + self._rng.normal(0.0, 1.0, N_VISION) * \
-            self._vision_noise()
+            self._noise
 
     def _observe(self) -> np.ndarray:
         d = self.data

@@ -184,8 +184,12 @@ class FragileGraspEnv(TouchTaskEnv):
             self._hold = 0.0
 
     def _vision_truth(self) -> np.ndarray:
-        return np.array([*self.data.xpos[self._obj_body], self.object_width, self.object_height,
-                         0.0])
+        out = np.empty(6)
+        out[:3] = self.data.xpos[self._obj_body]
+        out[3] = self.object_width
+        out[4] = self.object_height
+        out[5] = 0.0
+        return out
 
     def _vision_noise(self) -> np.ndarray:
         p, s = VISION_POS_NOISE, VISION_SIZE_NOISE
