@@ -59,6 +59,14 @@ VISION_POS_NOISE = 0.002  # [m] 1-sigma object/handle position from an RGB-D cam
 # ~0.5 m (Intel RealSense D405 class, depth RMS error < 0.5 mm at 7 cm growing with range; assumed)
 
 
+def _clip_scalar(x: float, lo: float, hi: float) -> float:
+    """``np.clip`` of one float in plain Python, to the bit (NaN kept; ties keep ``x``, so -0.0 too)."""
+    if x != x:
+        return x
+    x = x if x >= lo else lo
+    return x if x <= hi else hi
+
+
 def gravity_of(condition: str | None, gravity: float | None) -> float:
     """Gravity magnitude [m/s^2] from an explicit value or a working condition.
 
@@ -311,7 +319,8 @@ class TouchTaskEnv(MujocoTaskEnv):
         ee = ctl.ee_pos(data)
         self._target = ee + _clip(self._target + a[:3] * self.max_step - ee, -0.03, 0.03)
         self._target = _clip(self._target, _TARGET_LO, _TARGET_HI)
-        self._target_yaw = float(_clip(self._target_yaw + a[3] * self.max_yaw_step, 0.0, math.pi))
+        self._target_yaw = float(_clip_scalar(self._target_yaw + a[3] * self.max_yaw_step, 0.0,
+                                              math.pi))
         q_t = ctl.ik_targets(data, self._target, self._target_yaw, self.dt)
         ctrl = data.ctrl.copy()
         ctrl[ctl.act_ids] = q_t
