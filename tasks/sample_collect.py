@@ -34,6 +34,12 @@ STOW_JOINT1 = math.pi / 2  # [rad] arm turned towards the container: out of the 
 ACCEL_NOISE = 0.01  # [m/s^2] lander accelerometer noise, assumed
 STATE_SIZE = 14
 IMPRATIO = 10.0  # friction-to-normal impedance ratio: stiffer friction, a gripped sample does not creep
+# MuJoCo's soft contacts let a body held by friction slide slowly even well inside the
+# friction cone (under gravity plus the off-equator squeeze, a gripped sample crept 3-4 mm
+# per second down the pads). The noslip post-solver (MuJoCo docs, "Computation: Soft
+# contacts"/``noslip_iterations``) removes that drift in the friction dimensions; real
+# silicone pads hold a rock well inside its friction cone without creep.
+NOSLIP_ITERATIONS = 4
 REACQUIRE_FRAMES = 5  # frames without the tracked sample before the detector searches anew
 
 
@@ -103,6 +109,7 @@ class SampleCollectEnv(MujocoTaskEnv):
         ms = self.scene.mjspec
         ms.option.timestep = TIMESTEP
         ms.option.impratio = IMPRATIO
+        ms.option.noslip_iterations = NOSLIP_ITERATIONS
         r = scenario.robot
         self._yaw = math.radians(r.yaw_deg)
         z0 = self.scene.surface_z(r.x, r.y)
@@ -159,6 +166,14 @@ class SampleCollectEnv(MujocoTaskEnv):
                         size=[0.25, 0.25, ARM_BASE_Z / 2], pos=[-0.2, 0.0, ARM_BASE_Z / 2],
                         rgba=[0.75, 0.65, 0.3, 1.0])
         self.arm = add_arm(ms, lander, "arm", pos=(0.0, 0.0, ARM_BASE_Z), params=self.arm_params)
+        # Sample-pad contacts take the pads' own properties (silicone friction, 5 ms time
+        # constant, condim 4: no rolling resistance). MuJoCo's default mixing takes the larger
+        # condim and friction of the two geoms, which gave the squeezed sample the 1 cm
+        # rolling-resistance lever arm of its regolith bed against the pads too; that soft
+        # rolling constraint let a gripped sample creep along the pad face and squeeze out
+        # sideways during the carry (measured: 2 cm in 3 s at 15 N grip).
+        for pad in (self.arm.left_pad, self.arm.right_pad):
+            ms.geom(pad).priority = 1
         cx, cy, cz = CONTAINER_POS
         lander.add_geom(name="container_post", type=mujoco.mjtGeom.mjGEOM_BOX,
                         size=[0.02, 0.02, cz / 2], pos=[cx, cy, cz / 2], rgba=[0.1, 0.1, 0.1, 1])

@@ -21,16 +21,27 @@ class SampleCollector:
 
     Phases: move above the sample on its viewing ray, descend *along the ray* (so
     the unknown ground height does not matter) until the servo tracking error
-    shows contact, close, lift (retry if the jaws closed on nothing), carry over
-    the container, lower, open, retreat. Reads only the state vector (lander
+    shows contact, raise the pads to the sample's equator, close; if the closed
+    jaws' opening shows a squeeze well off the equator (on a slope the uphill
+    fingertip touched first), open, turn the jaws 90 deg and grasp again once;
+    lift (retry if the jaws closed on nothing), carry over the container, lower,
+    open, retreat. Reads only the state vector (lander
     frame); the camera position and the container position are lander
     calibration constants (``tasks.sample_collect``).
     """
 
     def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
-                 grasp_raise: float = 0.011, carry_speed: float = 0.4, max_retries: int = 3):
+                 grasp_raise: float = 0.008, carry_speed: float = 0.4, max_retries: int = 3,
+                 min_grip_opening: float = 0.040, max_yaw_step: float = 0.1):
         from tasks import sample_collect as sc
 
+        # The pads' lower edge is 7 mm below the TCP and the sample's equator ~16 mm above
+        # the ground it rests on: raising the TCP 8-9 mm from fingertip contact squeezes it
+        # at the equator. A squeeze off the equator has a normal-force component along the
+        # pads that pushes the rock out; the closed jaws' opening measures the chord there
+        # (44 mm at the equator, < 40 mm more than ~6 mm above or below it).
+        self.min_grip_opening = min_grip_opening
+        self.max_yaw_step = max_yaw_step
         self.max_retries = max_retries
         self.grasp_raise = grasp_raise
         self.carry_speed = carry_speed
@@ -44,7 +55,9 @@ class SampleCollector:
     @classmethod
     def for_env(cls, env: object) -> SampleCollector:
         """Controller for the env's TCP step size (its only use of the env)."""
-        return cls(max_step=float(getattr(env.unwrapped, "max_step", 0.01)))  # type: ignore[attr-defined]
+        u = env.unwrapped  # type: ignore[attr-defined]
+        return cls(max_step=float(getattr(u, "max_step", 0.01)),
+                   max_yaw_step=float(getattr(u, "max_yaw_step", 0.1)))
 
     def reset(self, seed: int) -> None:
         """Start a new episode (deterministic; seed unused)."""
@@ -52,6 +65,7 @@ class SampleCollector:
         self.phase = "look"
         self._n = 0
         self._retries = 0
+        self._regrasped = False
         self._ray: np.ndarray | None = None
 
     def _toward(self, ee: np.ndarray, p: np.ndarray, speed: float = 1.0) -> np.ndarray:
@@ -69,6 +83,7 @@ class SampleCollector:
         valid, age = s[11] > 0.5, float(s[12])
         move = np.zeros(3)
         grip = 1.0
+        dyaw = 0.0
         self._n += 1
         if self.phase == "look":
             # park beside the container, out of the camera's view, until a fresh fix
@@ -97,6 +112,19 @@ class SampleCollector:
             move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.5, 0.5)
             if self._n >= 14:
                 self.phase, self._n = "lift", 0
+                if 0.01 < opening < self.min_grip_opening and not self._regrasped:
+                    # squeezing off the equator: on a slope the uphill fingertip touched
+                    # first. Open, back off and come down again with the jaws turned 90 deg
+                    # (across the slope the fingertips reach the sample's ground level).
+                    self._regrasped = True
+                    self.phase = "regrasp"
+        elif self.phase == "regrasp":
+            grip = 1.0
+            move = self._toward(ee, self._on_ray(self._grasp_at[2] + 0.04), 0.5)
+            turn = self._n <= round(0.5 * math.pi / self.max_yaw_step) and self._n > 4
+            dyaw = 1.0 if turn else 0.0
+            if self._n > round(0.5 * math.pi / self.max_yaw_step) + 4:
+                self.phase, self._n = "descend", 0
         elif self.phase == "lift":
             grip = -1.0
             move = self._toward(ee, np.array([ee[0], ee[1], self.safe_z]), self.carry_speed)
@@ -140,4 +168,4 @@ class SampleCollector:
                 self.phase, self._n = "retreat", 0
         else:  # retreat and hold
             move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), 0.5)
-        return np.concatenate([move, [0.0, grip]]).astype(np.float32)
+        return np.concatenate([move, [dyaw, grip]]).astype(np.float32)

@@ -2,12 +2,25 @@
 
 The sample is a light-toned rock (albedo ~0.45, e.g. a highland anorthosite
 fragment; lunar anorthosite normal albedo 0.3-0.5, Lunar Sourcebook ch. 10) on
-darker regolith, so the detector keeps pixels brighter than ``contrast`` x the
-median of the frame (a robust estimate of the regolith's brightness under the same
-light), takes the largest 8-connected blob of a plausible size and returns its intensity-weighted
-centroid as a viewing ray. The ray, not a 3-D point, is the measurement: the
-ground height under the sample is unknown on sloped terrain, and the grasp
-controller descends along the ray until it touches.
+darker regolith. The ground's brightness is not uniform over the frame: a
+floodlight makes a hot spot and a fall-off towards the corners, slopes face the
+sun at different angles, and shadows cut the frame into lit and dark parts.
+A single frame-wide threshold therefore misses the sample where the ground
+around it is bright and fires where it is dark. The detector compares each
+pixel with its *local* background instead: the ``background_percentile``
+percentile of the ``background_window`` x ``background_window`` neighbourhood
+(the sample covers ~10 of its 121 pixels, so the percentile is the ground's;
+taking an upper percentile rather than the median keeps the lit side of a
+shadow edge, whose window is half dark, from standing out as "bright"). A pixel
+belongs to the sample when it is brighter than ``1 + contrast`` times that
+background and above the background by ``noise_sigmas`` times the frame's
+robust noise level (median absolute deviation of the residual). The blob of a
+plausible size and extent with the largest summed excess over the background
+wins; its area centroid (not brightness-weighted: under a low sun that would pull
+it towards the lit side of the rock) gives the viewing ray. The ray, not a 3-D
+point, is the measurement: the ground height under the sample is unknown on
+sloped terrain, and the grasp controller descends along the ray until it
+touches.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from scipy import ndimage
 from tasks.perception.camera import CameraModel, decode_sqrt8
 
 _EIGHT = np.ones((3, 3), dtype=bool)
+_MAD_TO_SIGMA = 1.4826  # [-] Gaussian sigma per median absolute deviation
 
 
 @dataclass(frozen=True)
@@ -35,15 +49,54 @@ class SampleDetection:
 
 @dataclass(frozen=True)
 class SampleDetector:
-    """Bright-blob detector (thresholds are tunable knobs)."""
+    """Local-contrast bright-blob detector (thresholds are tunable knobs)."""
 
-    contrast: float = 2.0  # [-] sample pixel: brighter than this x the frame median
+    contrast: float = 0.3  # [-] sample pixel: brighter than (1 + this) x the local background
+    background_window: int = 11  # [px] side of the local-background neighbourhood
+    background_percentile: float = 75.0  # [%] of that neighbourhood taken as the background
+    noise_sigmas: float = 4.0  # [-] excess over the background in robust noise sigmas
     min_signal: float = 0.002  # [-] luminance floor (fraction of full scale) against noise
     min_pixels: int = 2  # smallest blob [px]
     # largest blob [px]: a 4.4 cm sample seen from ~0.9 m by a 64 px, 45 deg camera covers
     # ~12 px; the (white) arm passing through the view makes far larger blobs
     max_pixels: int = 60
+    max_extent: int = 9  # [px] longest side of the blob's bounding box (sample ~4 px across)
     track_radius: float = 4.0  # [px] a tracked sample moves less than this between frames
+
+    def __post_init__(self) -> None:
+        """Validate the knobs."""
+        if not self.contrast > 0:
+            raise ValueError(f"SampleDetector.contrast={self.contrast!r}; expected > 0")
+        if self.background_window < 3 or self.background_window % 2 == 0:
+            raise ValueError(
+                f"SampleDetector.background_window={self.background_window!r}; expected an "
+                "odd number of pixels >= 3 (several sample diameters, e.g. 11)"
+            )
+        if not 50.0 <= self.background_percentile < 100.0:
+            raise ValueError(
+                f"SampleDetector.background_percentile={self.background_percentile!r}; "
+                "expected [50, 100) (the ground must be the majority of the window)"
+            )
+
+    def excess(self, image: NDArray[np.uint8]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """Luminance excess over the local background and the candidate-pixel mask.
+
+        Args:
+            image: Companded colour frame ``(H, W, 3)``.
+
+        Returns:
+            ``(excess, mask)``: ``lum - background`` per pixel and the pixels that pass
+            the contrast, noise and signal-floor tests.
+        """
+        lum = decode_sqrt8(image).sum(axis=-1)
+        bg = ndimage.percentile_filter(lum, self.background_percentile,
+                                       size=self.background_window, mode="reflect")
+        resid = lum - ndimage.median_filter(lum, size=self.background_window, mode="reflect")
+        sigma = _MAD_TO_SIGMA * float(np.median(np.abs(resid - np.median(resid))))
+        exc = lum - bg
+        mask = ((lum > (1.0 + self.contrast) * bg) & (exc > self.noise_sigmas * sigma)
+                & (lum > self.min_signal))
+        return exc, mask
 
     def detect(self, image: NDArray[np.uint8], calib: CameraModel,
                prior_uv: tuple[float, float] | None = None) -> SampleDetection | None:
@@ -52,26 +105,28 @@ class SampleDetector:
         With ``prior_uv`` (the last detection) the plausible blob nearest to it within
         ``track_radius`` px is taken - the arm entering the view makes other blobs.
         """
-        lum = decode_sqrt8(image).sum(axis=-1)
-        ref = float(np.median(lum))
-        mask = (lum > self.contrast * ref) & (lum > self.min_signal)
+        exc, mask = self.excess(image)
         labels, n = ndimage.label(mask, structure=_EIGHT)
         if n == 0:
             return None
-        sizes = np.bincount(labels.ravel())[1:]
-        ok = (sizes >= self.min_pixels) & (sizes <= self.max_pixels)
+        idx = np.arange(1, n + 1)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        boxes = ndimage.find_objects(labels)
+        extent = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
+        ok = (sizes >= self.min_pixels) & (sizes <= self.max_pixels) & (extent <= self.max_extent)
         if not ok.any():
             return None
-        k = int(np.argmax(np.where(ok, sizes, 0))) + 1
+        score = np.asarray(ndimage.sum_labels(np.where(mask, exc, 0.0), labels, idx))
+        # area centroid: weighting by brightness pulls it towards the sunlit side of the rock
+        cms = np.array(ndimage.center_of_mass(mask, labels, idx)).reshape(-1, 2)
         if prior_uv is not None:
-            idx = np.nonzero(ok)[0] + 1
-            cms = np.array(ndimage.center_of_mass(lum, labels, idx)).reshape(-1, 2)
             dist = np.hypot(cms[:, 1] + 0.5 - prior_uv[0], cms[:, 0] + 0.5 - prior_uv[1])
-            if dist.min() <= self.track_radius:
-                k = int(idx[int(np.argmin(dist))])
-            else:
+            dist = np.where(ok, dist, np.inf)
+            if dist.min() > self.track_radius:
                 return None
-        v, u = ndimage.center_of_mass(lum, labels, k)
-        u, v = float(u) + 0.5, float(v) + 0.5
+            k = int(np.argmin(dist))
+        else:
+            k = int(np.argmax(np.where(ok, score, -np.inf)))
+        v, u = float(cms[k, 0]) + 0.5, float(cms[k, 1]) + 0.5
         ray = calib.rays_body(np.array([u]), np.array([v]))[0]
-        return SampleDetection(u, v, int(sizes[k - 1]), (float(ray[0]), float(ray[1]), float(ray[2])))
+        return SampleDetection(u, v, int(sizes[k]), (float(ray[0]), float(ray[1]), float(ray[2])))
