@@ -12,7 +12,7 @@ import pytest
 import tasks  # noqa: F401 - registers the envs
 from scenes.conditions import G_EARTH, G_MOON
 from sims import world
-from sims.fragile import BreakMonitor, step_monitored
+from sims.fragile import BreakMonitor, contact_with, max_contact_normal_force, step_monitored
 from tasks.registry import make_policy
 from tasks.touch import DoorOpenEnv, DrawerOpenEnv, FragileGraspEnv, LeverTurnEnv
 from tasks.touch.base import N_PROPRIO, N_VISION
@@ -84,6 +84,91 @@ def test_no_breakage_below_threshold() -> None:
     assert target is not None
     assert not mon.broken
     assert 9.0 < mon.peak <= 10.0
+
+
+def _reference_force(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
+    """The break rule written out with ``mj_contactForce`` (per other geom, in contact order)."""
+    f6 = np.zeros(6)
+    per: dict[int, float] = {}
+    for i in range(data.ncon):
+        g1, g2 = (int(g) for g in data.contact.geom[i])
+        if geom not in (g1, g2):
+            continue
+        mujoco.mj_contactForce(model, data, i, f6)
+        other = g2 if g1 == geom else g1
+        per[other] = per.get(other, 0.0) + float(f6[0])
+    return max(per.values(), default=0.0)
+
+
+@pytest.mark.parametrize("cone", [mujoco.mjtCone.mjCONE_ELLIPTIC, mujoco.mjtCone.mjCONE_PYRAMIDAL])
+def test_compiled_break_force_equals_mj_contact_force_sums(cone: mujoco.mjtCone) -> None:
+    """The compiled contact pass gives the same float as summing mj_contactForce per geom."""
+    model, data, _, act = _press_scene(1e9)
+    model.opt.cone = cone
+    egg = model.geom("egg_geom").id
+    anvil, plunger = model.geom("anvil").id, model.geom("plunger_geom").id
+    seen = set()
+    for k in range(600):
+        data.ctrl[act] = -0.02 * k * model.opt.timestep
+        mujoco.mj_step(model, data)
+        f = max_contact_normal_force(model, data, egg)
+        assert f == _reference_force(model, data, egg), f"step {k}"
+        touching = contact_with(data, egg, anvil, plunger)
+        g = data.contact.geom[:data.ncon]
+        assert touching == tuple(bool(np.any(((g[:, 0] == egg) & (g[:, 1] == o))
+                                             | ((g[:, 1] == egg) & (g[:, 0] == o))))
+                                 for o in (anvil, plunger))
+        seen.add((touching, f > 0.0))
+    assert ((True, True), True) in seen  # squeezed between both, with force
+    assert max_contact_normal_force(model, data, egg) > 1.0
+
+
+def test_step_monitored_books_every_substep_like_update() -> None:
+    """step_monitored's inlined check equals BreakMonitor.update after each mj_step."""
+    model, data, mon, act = _press_scene(12.0)
+    data2 = mujoco.MjData(model)
+    mon2 = BreakMonitor(model, mon.geom, 12.0)
+    for k in range(300):
+        data.ctrl[act] = data2.ctrl[act] = -0.05 * k * model.opt.timestep * 10
+        step_monitored(model, data, 10, mon)
+        for _ in range(10):
+            mujoco.mj_step(model, data2)
+            mon2.update(data2)
+        assert (mon.last, mon.peak, mon.broken) == (mon2.last, mon2.peak, mon2.broken)
+    assert mon.broken and mon.break_time == mon2.break_time
+    assert mon.break_force == mon2.break_force
+
+
+def test_latched_period_instability_matches_per_step_checks() -> None:
+    """An unstable latched period ends exactly as world.step after every physics step would."""
+    env = DoorOpenEnv()
+    env.reset(seed=1)
+    for _ in range(3):
+        env.step(np.zeros(5))
+    art = env.art
+    results = []
+    for per_step in (False, True):
+        data = mujoco.MjData(env.model)
+        mujoco.mj_copyData(data, env.model, env.data)
+        data.qpos[art.qadr] = 0.5 * art.ranges.latch_travel
+        art.latch_k = 3e7  # absurd detent stiffness: bad accelerations within the period
+        msg = None
+        try:
+            if per_step:  # the reference: Articulation.apply_latch + world.step per physics step
+                for _ in range(env.frame_skip):
+                    art.apply_latch(data)
+                    world.step(env.model, data, 1)
+            else:
+                art.step(env.model, data, env.frame_skip)
+        except world.SimulationError as exc:
+            msg = str(exc)
+        results.append((msg, data.time, data.qpos.copy(), data.qvel.copy(),
+                        data.warning.number.copy(), data.qfrc_applied.copy()))
+    (m1, *r1), (m2, *r2) = results
+    assert m1 is not None and m1 == m2
+    for x, y in zip(r1, r2, strict=True):
+        assert np.array_equal(x, y)
+    env.close()
 
 
 def _speed_after(env, load: float, q0: float, seconds: float) -> tuple[float, float]:
