@@ -22,7 +22,8 @@
     exposes no contact list, so each substep is one batch call followed by
     ``get_data`` into the sub-environment's MjData and
     :meth:`sims.fragile.BreakMonitor.update` (a Python call per environment
-    per substep - the monitor's own cost in the single env as well).
+    per substep around one compiled pass over the contact list; the single
+    env runs the same pass inlined in :func:`sims.fragile.step_monitored`).
   - instability checks as :func:`sims.world.step`: at the end of the period,
     or after every substep where the single environment steps substep by
     substep with :func:`sims.world.step` (an engaged latch), stopping there.
