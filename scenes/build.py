@@ -68,6 +68,8 @@ class Scene:
     rover_params: RoverParams | None = None  # rover constants, when a rover is present
     rock_radii: tuple[float, ...] = field(default=())  # bounding radii of the rocks [m]
     rock_xy: tuple[tuple[float, float], ...] = field(default=())  # rock centres [m]
+    # indices of rocks placed and counted but given no mesh/geom (build_scene's rock_reach)
+    rocks_omitted: tuple[int, ...] = field(default=())
 
     def surface_z(self, x: float, y: float) -> float:
         """Terrain height at (x, y) [m] (0 without terrain)."""
@@ -164,6 +166,7 @@ def build_scene(
     spec: ScenarioSpec,
     base_heights: np.ndarray | None = None,
     stage: TerrainStage | None = None,
+    rock_reach: float | None = None,
 ) -> Scene:
     """Build the full scene (MjSpec plus derived data) from a spec.
 
@@ -172,6 +175,12 @@ def build_scene(
     roughness, slope and craters are added on top of it. Without it a spec
     naming a DEM (``terrain.dem``) gets that DEM as its base. ``stage`` is the
     result of :func:`terrain_stage` for this spec, when already computed.
+
+    ``rock_reach`` [m], when given, builds the settle check's reduced model: rocks
+    whose plan-view edge is farther than this from the robot start are placed and
+    counted exactly as in the full scene (``n_rocks``, ``rock_xy``, ``rock_radii``)
+    but get no mesh or geom (their indices are in ``Scene.rocks_omitted``); the
+    other rocks keep their names. Everything else equals the full scene.
     """
     if stage is None:
         stage = terrain_stage(spec, base_heights)
@@ -201,12 +210,15 @@ def build_scene(
     heights = stage.heights
     n_craters = stage.n_craters
     n_rocks = dropped = 0
+    omitted: list[int] = []
     radii: list[float] = []
     centres: list[tuple[float, float]] = []
     rover_params = None
     if heights is not None:
         _add_terrain(ms, spec, heights, mu)
-        n_rocks, dropped, radii, centres = _add_rocks(ms, spec, heights, rng, mu)
+        n_rocks, dropped, radii, centres, omitted = _add_rocks(
+            ms, spec, heights, rng, mu, rock_reach
+        )
     else:
         _add_workspace(ms, spec)
     scene_tmp = Scene(ms, spec, heights, light_ref, n_craters, n_rocks, dropped)
@@ -258,6 +270,7 @@ def build_scene(
         rover_params,
         tuple(radii),
         tuple(centres),
+        tuple(omitted),
     )
 
 
@@ -388,10 +401,11 @@ def _add_rocks(
     hf: np.ndarray,
     rng: np.random.Generator,
     mu: float,
-) -> tuple[int, int, list[float], list[tuple[float, float]]]:
+    reach: float | None = None,
+) -> tuple[int, int, list[float], list[tuple[float, float]], list[int]]:
     t = spec.terrain
     if t.rocks is None or t.rocks.abundance_k <= 0.0:
-        return 0, 0, [], []
+        return 0, 0, [], [], []
     r = t.rocks
     margin = 0.5
     rocks = rocklib.sample_rocks(
@@ -431,7 +445,15 @@ def _add_rocks(
     rgba = [*rock_rgb, 1.0]
     friction = [mu, 0.005, 0.0001]
     wb = ms.worldbody
+    omitted: list[int] = []
+    edge = np.hypot(cand_x - spec.robot.x, cand_y - spec.robot.y) - bound
     for rank in np.flatnonzero(kept).tolist():
+        if reach is not None and edge[rank] > reach:
+            radii.append(float(bound[rank]))
+            centres.append((float(cand_x[rank]), float(cand_y[rank])))
+            omitted.append(n)
+            n += 1
+            continue
         proto_verts, faces = protos[int(kinds[rank])]
         c, sn = float(cos_y[rank]), float(sin_y[rank])
         rot = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]])
@@ -452,7 +474,34 @@ def _add_rocks(
         centres.append((x, y))
         n += 1
     dropped = n_cand - n
-    return n, dropped, radii, centres
+    return n, dropped, radii, centres, omitted
+
+
+@functools.cache
+def check_rock_prototypes(d_min: float, d_max: float) -> None:
+    """Compile every rock prototype, collidable, at diameters ``d_min`` and ``d_max`` [m].
+
+    MuJoCo's mesh checks (positive volume, consistent face orientation, valid
+    inertia) are invariant under a yaw and monotone in a uniform scale, so a
+    rock (a yawed prototype scaled to a diameter in ``[d_min, d_max]``) compiles
+    whenever this passes; the settle check relies on it for the rocks it omits.
+
+    Raises:
+        ValueError: MuJoCo's message, if a prototype does not compile.
+    """
+    ms = mujoco.MjSpec()
+    ms.compiler.usethread = False
+    for k, (verts, faces) in enumerate(_rock_prototypes()):
+        for j, d in enumerate((d_min, d_max)):
+            name = f"rock_prototype_{k}_{j}"
+            ms.add_mesh(name=name, uservert=(float(d) * verts).ravel().tolist(),
+                        userface=faces.ravel().tolist())
+            ms.worldbody.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_MESH, meshname=name,
+                                  pos=[3.0 * k, 3.0 * j, 0.0])
+    try:
+        ms.compile()
+    except ValueError as exc:
+        raise ValueError(f"rock prototypes at diameters {d_min}-{d_max} m: {exc}") from None
 
 
 @functools.cache

@@ -14,7 +14,7 @@ import mujoco
 import numpy as np
 
 from scenes import terrain as terr
-from scenes.build import Scene, build_scene, terrain_stage
+from scenes.build import Scene, build_scene, check_rock_prototypes, terrain_stage
 from scenes.spec import ScenarioSpec
 from sims import world
 
@@ -34,11 +34,13 @@ HOP_TOL = 0.03  # [m]
 MAX_SETTLE_S = 4.0  # [s]
 # Rocks are static world geoms: they never collide with the terrain (MuJoCo skips pairs
 # within one body) and can touch only the rover. A rock whose plan-view edge is farther than
-# PARK_DISTANCE from the rover's start is "parked" for the settle: compiled without collisions
-# (so MuJoCo builds no convex hull for it, ~60 % of its compile cost) while the settle watches
-# the rover's horizontal excursion at every step; should the rover come within REACH_MARGIN
-# of touching a parked rock, the settle is redone on the scene with every rock collidable.
-# Either way the result is that of the full scene (bit-identical when no rock is reached).
+# PARK_DISTANCE from the rover's start is "parked" for the settle: left out of the settle
+# model (build_scene(rock_reach=...); a scene passed in has it compiled without collisions
+# instead), while the settle watches the rover's horizontal excursion at every step; should
+# the rover come within REACH_MARGIN of touching a parked rock, the settle is redone on the
+# full scene. Either way the outcome is that of the full scene. That the parked rocks
+# compile is certified once per process (build.check_rock_prototypes: every rock is a
+# yawed, scaled copy of one of the prototypes).
 # Design values: 1.0 m > rover bounding radius (~0.6 m) + DRIFT_TOL, so a rover that stays
 # valid never triggers the redo; build.ROCK_CLEARANCE (1.2 m) parks every rock in practice.
 PARK_DISTANCE = 1.0  # [m]
@@ -103,10 +105,18 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
                     valid=False,
                     reasons=(f"goal region slope {gslope:.1f} deg > {GOAL_SLOPE_TOL_DEG} deg",),
                 )
-        scene = scene or build_scene(spec, stage=stage)
+        if scene is None:
+            reach = PARK_DISTANCE if spec.robot.kind == "rover" else None
+            scene = build_scene(spec, stage=stage, rock_reach=reach)
+        if scene.rocks_omitted:
+            r = spec.terrain.rocks
+            assert r is not None
+            check_rock_prototypes(r.d_min, r.d_max)
+            parked = scene.rocks_omitted
+        else:
+            parked = _parked_rocks(scene)
         # Mesh processing on one thread: library workers already use every core.
         scene.mjspec.compiler.usethread = False
-        parked = _parked_rocks(scene)
         model = _compile(scene, parked)
     except ValueError as exc:
         return SettleReport(valid=False, reasons=(f"compile: {exc}",))
@@ -115,6 +125,9 @@ def settle_check(spec: ScenarioSpec, scene: Scene | None = None) -> SettleReport
     try:
         data = _settle(model, scene, parked, nstep)
         if data is None:  # the rover came within reach of a parked rock: redo on the full scene
+            if scene.rocks_omitted:
+                scene = build_scene(spec, stage=stage)
+                scene.mjspec.compiler.usethread = False
             model = _compile(scene, ())
             data = _settle(model, scene, (), nstep)
             assert data is not None
@@ -178,7 +191,8 @@ def _compile(scene: Scene, parked: Sequence[int]) -> mujoco.MjModel:
     settling without computing them (rangefinder ray casts are half the step time)
     gives bit-identical states.
     """
-    geoms = [scene.mjspec.geom(f"rock_{i}") for i in parked]
+    omitted = set(scene.rocks_omitted)
+    geoms = [scene.mjspec.geom(f"rock_{i}") for i in parked if i not in omitted]
     saved = [(g.contype, g.conaffinity) for g in geoms]
     try:
         for g in geoms:

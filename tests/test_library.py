@@ -323,7 +323,22 @@ def test_parked_rocks_give_the_full_scene_settle(seed: int, monkeypatch: pytest.
     assert settle.parking_gap(model, scene, parked) > settle.DRIFT_TOL
     assert not model.geom_contype[model.geom("rock_0").id]
     assert scene.mjspec.geom("rock_0").contype == 1  # the scene's MjSpec is left as it was
-    assert settle.settle_check(spec).to_dict() == _full_scene_report(spec, monkeypatch)
+    # the reduced settle model: every rock counted and placed, none built
+    reduced = build_scene(spec, rock_reach=settle.PARK_DISTANCE)
+    assert reduced.rocks_omitted == parked and not reduced.mjspec.meshes
+    assert (reduced.n_rocks, reduced.rock_xy, reduced.rock_radii) == (
+        scene.n_rocks, scene.rock_xy, scene.rock_radii)
+    full = _full_scene_report(spec, monkeypatch)
+    assert settle.settle_check(spec).to_dict() == full  # reduced model
+    assert settle.settle_check(spec, build_scene(spec)).to_dict() == full  # rocks collision-free
+
+
+def test_rock_prototype_check_can_fail():
+    from scenes.build import check_rock_prototypes
+
+    check_rock_prototypes(0.15, 1.2)
+    with pytest.raises(ValueError, match="volume"):
+        check_rock_prototypes(1e-6, 1.0)
 
 
 def test_rover_near_a_parked_rock_is_settled_on_the_full_scene(monkeypatch: pytest.MonkeyPatch):
@@ -333,8 +348,8 @@ def test_rover_near_a_parked_rock_is_settled_on_the_full_scene(monkeypatch: pyte
     from scenes.generate import attempt_spec
 
     spec = attempt_spec("mars-rock-field", 0, 0)
-    scene = build_scene(spec)
-    parked = settle._parked_rocks(scene)
+    scene = build_scene(spec, rock_reach=settle.PARK_DISTANCE)
+    parked = scene.rocks_omitted
     gap = settle.parking_gap(settle._compile(scene, parked), scene, parked)
     # leave 0.1 mm of excursion: the settling rover moves more than that
     monkeypatch.setattr(settle, "REACH_MARGIN", settle.REACH_MARGIN + gap - 1e-4)
