@@ -108,8 +108,8 @@ class Articulation:
         lastinfo = warn.lastinfo.copy()
         k = self.latch_k
         step = mujoco.mj_step
-        for _ in range(nstep):  # apply_latch + mj_step, with the views hoisted
-            q = qpos[qadr]
+        for _ in range(nstep):  # apply_latch + mj_step, views hoisted, Python floats (same values)
+            q = qpos.item(qadr)
             qfrc[dadr] = -k * q if q < travel else 0.0
             step(model, data)
         if ((warn.number[_FATAL] > warnings[_FATAL]).any()
