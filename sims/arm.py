@@ -39,14 +39,19 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from numpy.linalg import _umath_linalg
 
 try:  # the clip ufunc itself (np.clip adds ~2 us of argument handling per call)
     from numpy._core.umath import clip as _clip
-except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.umath import clip as _clip
+except ImportError:  # pragma: no cover - NumPy 1.x, or the private module moved
+    _clip = np.clip
 
-_inv = _umath_linalg.inv  # the gufunc np.linalg.inv calls (same LAPACK routine, same bits)
+try:  # the gufunc np.linalg.inv calls (same LAPACK routine, same bits, no wrapper overhead)
+    from numpy.linalg._umath_linalg import inv as _inv_gufunc
+
+    def _inv(a: np.ndarray) -> np.ndarray:
+        return _inv_gufunc(a, signature="d->d")
+except ImportError:  # pragma: no cover - private module moved: the public function, same result
+    _inv = np.linalg.inv
 
 N_ARM_JOINTS = 7
 
@@ -426,7 +431,7 @@ class ArmController:
         jjt = jac @ jac.T
         jjt.ravel()[::7] += self._damping2  # the diagonal
         # np.linalg.inv's own gufunc (LU solve); J J^T + lambda^2 I is positive definite
-        jpinv = jac.T @ _inv(jjt, signature="d->d")
+        jpinv = jac.T @ _inv(jjt)
         q = data.qpos[self._qslice]
         # damped least-squares step plus a null-space pull towards home: (I - J^+ J)(home - q)
         dq = jpinv @ err
