@@ -532,11 +532,17 @@ def _rover_spawn_z(scene: Scene, p: RoverParams) -> float:
     s = scene.spec
     yaw = math.radians(s.robot.yaw_deg)
     c, sn = math.cos(yaw), math.sin(yaw)
-    top = -math.inf
+    wx: list[float] = []
+    wy: list[float] = []
     for dx in (-p.wheelbase_half, p.wheelbase_half):
         for dy in (-p.track_half, p.track_half):
-            wx, wy = s.robot.x + c * dx - sn * dy, s.robot.y + sn * dx + c * dy
-            top = max(top, scene.surface_z(wx, wy))
+            wx.append(s.robot.x + c * dx - sn * dy)
+            wy.append(s.robot.y + sn * dx + c * dy)
+    top = 0.0
+    if scene.heights is not None:  # the four wheels at once (bilinear, pointwise)
+        t = s.terrain
+        top = float(np.max(terr.surface_height(scene.heights, t.size_x, t.size_y,
+                                               np.array(wx), np.array(wy))))
     return top + p.rest_height + SPAWN_GAP
 
 

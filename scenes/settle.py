@@ -223,7 +223,7 @@ def _settle(
     if not parked:
         world.step(model, data, nstep)
         return data
-    gap = parking_gap(model, scene, parked)
+    gap = parking_gap(model, scene, parked, data)
     if gap <= 0.0:
         return None
     s = scene.spec
@@ -248,15 +248,20 @@ def _settle(
     return data
 
 
-def parking_gap(model: mujoco.MjModel, scene: Scene, parked: Sequence[int]) -> float:
+def parking_gap(
+    model: mujoco.MjModel, scene: Scene, parked: Sequence[int], data: mujoco.MjData | None = None
+) -> float:
     """Horizontal excursion [m] of the rover below which it cannot touch a ``parked`` rock.
 
     ``min |rock - start| - rock plan-view radius - rover radius - REACH_MARGIN`` over
     the parked rocks; the rover radius bounds every rover geom (distance from the
-    rover frame plus the geom's bounding-sphere radius) at the spawn pose.
+    rover frame plus the geom's bounding-sphere radius) at the spawn pose. ``data``
+    (fresh, at the spawn state) gets its kinematics computed, which leaves the
+    state a simulation starts from unchanged.
     """
     s = scene.spec
-    data = mujoco.MjData(model)
+    if data is None:
+        data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     bid = model.body("rover").id
     in_rover = np.flatnonzero(model.body_rootid[model.geom_bodyid] == bid)
