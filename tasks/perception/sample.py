@@ -14,10 +14,12 @@ taking an upper percentile rather than the median keeps the lit side of a
 shadow edge, whose window is half dark, from standing out as "bright"). A pixel
 belongs to the sample when it is brighter than ``1 + contrast`` times that
 background and above the background by ``noise_sigmas`` times the frame's
-robust noise level (median absolute deviation of the residual). The blob of a
-plausible size and extent with the largest summed excess over the background
-wins; its area centroid (not brightness-weighted: under a low sun that would pull
-it towards the lit side of the rock) gives the viewing ray. The ray, not a 3-D
+robust noise level (median absolute deviation of the residual). Among the blobs
+of a plausible size, extent and compactness (a rock is round; slivers of lit
+terrain along facet and shadow edges are not) that do not touch the frame edge,
+the one with the largest summed excess over the background wins; its area
+centroid (not brightness-weighted: under a low sun that would pull it towards
+the lit side of the rock) gives the viewing ray. The ray, not a 3-D
 point, is the measurement: the ground height under the sample is unknown on
 sloped terrain, and the grasp controller descends along the ray until it
 touches.
@@ -51,16 +53,20 @@ class SampleDetection:
 class SampleDetector:
     """Local-contrast bright-blob detector (thresholds are tunable knobs)."""
 
-    contrast: float = 0.3  # [-] sample pixel: brighter than (1 + this) x the local background
+    contrast: float = 0.15  # [-] sample pixel: brighter than (1 + this) x the local background
     background_window: int = 11  # [px] side of the local-background neighbourhood
     background_percentile: float = 75.0  # [%] of that neighbourhood taken as the background
-    noise_sigmas: float = 4.0  # [-] excess over the background in robust noise sigmas
+    noise_sigmas: float = 5.0  # [-] excess over the background in robust noise sigmas
     min_signal: float = 0.002  # [-] luminance floor (fraction of full scale) against noise
-    min_pixels: int = 2  # smallest blob [px]
+    min_pixels: int = 3  # smallest blob [px]
     # largest blob [px]: a 4.4 cm sample seen from ~0.9 m by a 64 px, 45 deg camera covers
-    # ~12 px; the (white) arm passing through the view makes far larger blobs
-    max_pixels: int = 60
-    max_extent: int = 9  # [px] longest side of the blob's bounding box (sample ~4 px across)
+    # ~10 px (measured 4-11 over the ground conditions); the (white) arm passing through the
+    # view and lit terrain facets inside shadows make larger blobs
+    max_pixels: int = 30
+    max_extent: int = 7  # [px] longest side of the blob's bounding box (sample ~4 px across)
+    # [-] blob pixels / bounding-box pixels: a round rock fills >= 0.62 of its box (measured),
+    # slivers of lit terrain along facet and shadow edges fill less
+    min_fill: float = 0.6
     track_radius: float = 4.0  # [px] a tracked sample moves less than this between frames
 
     def __post_init__(self) -> None:
@@ -113,7 +119,13 @@ class SampleDetector:
         sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
         boxes = ndimage.find_objects(labels)
         extent = np.array([max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes])
-        ok = (sizes >= self.min_pixels) & (sizes <= self.max_pixels) & (extent <= self.max_extent)
+        area = np.array([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in boxes])
+        h, w = labels.shape
+        # a blob cut by the frame edge has an unknown shape and centroid
+        inner = np.array([b[0].start > 0 and b[1].start > 0 and b[0].stop < h and b[1].stop < w
+                          for b in boxes])
+        ok = ((sizes >= self.min_pixels) & (sizes <= self.max_pixels)
+              & (extent <= self.max_extent) & (sizes >= self.min_fill * area) & inner)
         if not ok.any():
             return None
         score = np.asarray(ndimage.sum_labels(np.where(mask, exc, 0.0), labels, idx))
