@@ -65,6 +65,10 @@ class BeaconDetector:
     # [-] a blob less tall than this x its sphere width is the sphere alone (pole unseen):
     # the whole beacon measures 2.2-4 sphere widths tall at 2-7 m (rendered frames, 64 px)
     sphere_only_ratio: float = 1.8
+    # [px] sphere width overstatement: partial-coverage pixels widen a fully lit sphere by
+    # ~0.6 px, but a side-lit sphere without ambient light loses its dark limb against the
+    # black sky; on sphere-ranged frames of all ground conditions 0 gave the least error
+    sphere_width_bias_px: float = 0.0
 
     def mask(self, image: NDArray[np.uint8]) -> NDArray[np.bool_]:
         """Beacon-coloured pixels of a companded frame ``(H, W, 3)``."""
@@ -137,8 +141,9 @@ class BeaconDetector:
             dist = POLE_DIAMETER * calib.focal_px / max(width, 1.0)
             base_dz = dist * tan_b if not bottom_clipped else -CAMERA_HEIGHT_NOMINAL
             method = "pole"
-        elif bottom_clipped or sphere_only or tan_t - tan_b <= 1e-6:
-            width = max(sphere_w - self.edge_bias_px, 1.0)
+        elif (bottom_clipped or sphere_only or tan_t - tan_b <= 1e-6
+              or self._base_hidden(image, int(u), bottom_row, sphere_w)):
+            width = max(sphere_w - self.sphere_width_bias_px, 1.0)
             dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / width
             base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
             method = "sphere"
@@ -158,6 +163,26 @@ class BeaconDetector:
             method=method,
         )
 
+
+    def _base_hidden(self, image: NDArray[np.uint8], u: int, bottom: int, width: float) -> bool:
+        """Whether the pole ends at a skyline: black sky beside its lowest rows, ground below.
+
+        A beacon standing behind a rise shows only its upper part above the nearer
+        terrain's skyline; its base is hidden, so the height does not range it. Beside a
+        visible base there is ground, never sky.
+        """
+        lum = decode_sqrt8(image).sum(axis=-1)
+        h, w = lum.shape
+        off = int(math.ceil(0.5 * width)) + 2
+        left, right = u - off, u + off
+        if left < 0 or right >= w or bottom + 1 >= h or bottom < 3:
+            return False
+        rows = slice(bottom - 3, bottom)  # the bottom row itself may straddle the skyline
+        sky = bool(np.all(lum[rows, left] <= self.min_signal)
+                   and np.all(lum[rows, right] <= self.min_signal))
+        ground = bool(lum[bottom + 1, left] > self.min_signal
+                      and lum[bottom + 1, right] > self.min_signal)
+        return sky and ground
 
     def _extend_silhouette(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
         """Follow the pole down as a dark line against the ground when it is backlit.
