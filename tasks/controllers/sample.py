@@ -23,7 +23,8 @@ class SampleCollector:
     the unknown ground height does not matter) until the servo tracking error
     shows contact, raise the pads to the sample's equator, close; if the closed
     jaws' opening shows a squeeze well off the equator (on a slope the uphill
-    fingertip touched first), open, turn the jaws 90 deg and grasp again once;
+    fingertip touched first), open, turn the jaws 90 deg, look again (the closing
+    jaws may have pushed the rock) and grasp once more;
     lift (retry if the jaws closed on nothing), carry over the container, lower,
     open, retreat. Reads only the state vector (lander
     frame); the camera position and the container position are lander
@@ -88,7 +89,10 @@ class SampleCollector:
         if self.phase == "look":
             # park beside the container, out of the camera's view, until a fresh fix
             move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), self.carry_speed)
-            if valid and age < 1.0 and (self._retries == 0 or self._n > 10):
+            # after a failed or turned grasp the sample may have been pushed: wait until
+            # the arm is out of the view and take a fix from a frame taken since then
+            again = self._retries > 0 or self._regrasped
+            if valid and (age < 0.25 and self._n > 10 if again else age < 1.0):
                 self._ray = s[8:11] / max(float(np.linalg.norm(s[8:11])), 1e-9)
                 self.phase, self._n = "above", 0
         elif self.phase == "above":
@@ -114,8 +118,8 @@ class SampleCollector:
                 self.phase, self._n = "lift", 0
                 if 0.01 < opening < self.min_grip_opening and not self._regrasped:
                     # squeezing off the equator: on a slope the uphill fingertip touched
-                    # first. Open, back off and come down again with the jaws turned 90 deg
-                    # (across the slope the fingertips reach the sample's ground level).
+                    # first. Open, back off, turn the jaws 90 deg (across the slope the
+                    # fingertips reach the sample's ground level) and look again.
                     self._regrasped = True
                     self.phase = "regrasp"
         elif self.phase == "regrasp":
@@ -124,7 +128,7 @@ class SampleCollector:
             turn = self._n <= round(0.5 * math.pi / self.max_yaw_step) and self._n > 4
             dyaw = 1.0 if turn else 0.0
             if self._n > round(0.5 * math.pi / self.max_yaw_step) + 4:
-                self.phase, self._n = "descend", 0
+                self.phase, self._n = "look", 0
         elif self.phase == "lift":
             grip = -1.0
             move = self._toward(ee, np.array([ee[0], ee[1], self.safe_z]), self.carry_speed)
