@@ -25,8 +25,8 @@ class SampleCollector:
     jaws' opening shows a squeeze well off the equator (on a slope the uphill
     fingertip touched first), open, turn the jaws 90 deg, look again (the closing
     jaws may have pushed the rock) and grasp once more;
-    lift (retry if the jaws closed on nothing), carry over the container, lower,
-    open, retreat. Reads only the state vector (lander
+    lift (retry, jaws turned 90 deg, if the jaws closed on nothing or lost the
+    rock), carry over the container, lower, open, retreat. Reads only the state vector (lander
     frame); the camera position and the container position are lander
     calibration constants (``tasks.sample_collect``).
     """
@@ -67,6 +67,8 @@ class SampleCollector:
         self._n = 0
         self._retries = 0
         self._regrasped = False
+        self._turn = 0  # control steps of hand yaw turn still to do
+        self._turn_sign = 1.0  # turns alternate +90 / -90 deg: the wrist stays within its range
         self._ray: np.ndarray | None = None
 
     def _toward(self, ee: np.ndarray, p: np.ndarray, speed: float = 1.0) -> np.ndarray:
@@ -89,6 +91,14 @@ class SampleCollector:
         if self.phase == "look":
             # park beside the container, out of the camera's view, until a fresh fix
             move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]), self.carry_speed)
+            if self._turn > 0:
+                # the next attempt with the jaws turned 90 deg: the ray's error (largest
+                # under a low sun, towards the rock's lit side) that put the rock off the
+                # 19 mm wide pads now lies along the 80 mm jaw opening
+                self._turn -= 1
+                dyaw = self._turn_sign
+                if self._turn == 0:
+                    self._turn_sign = -self._turn_sign
             # after a failed or turned grasp the sample may have been pushed: wait until
             # the arm is out of the view and take a fix from a frame taken since then
             again = self._retries > 0 or self._regrasped
@@ -126,8 +136,9 @@ class SampleCollector:
             grip = 1.0
             move = self._toward(ee, self._on_ray(self._grasp_at[2] + 0.04), 0.5)
             turn = self._n <= round(0.5 * math.pi / self.max_yaw_step) and self._n > 4
-            dyaw = 1.0 if turn else 0.0
+            dyaw = self._turn_sign if turn else 0.0
             if self._n > round(0.5 * math.pi / self.max_yaw_step) + 4:
+                self._turn_sign = -self._turn_sign
                 self.phase, self._n = "look", 0
         elif self.phase == "lift":
             grip = -1.0
@@ -135,6 +146,7 @@ class SampleCollector:
             if ee[2] > self.safe_z - 0.02:
                 if opening < 0.01 and self._retries < self.max_retries:  # closed on nothing
                     self._retries += 1
+                    self._turn = round(0.5 * math.pi / self.max_yaw_step)
                     self.phase, self._n = "look", 0
                 else:
                     self.phase, self._n = "carry", 0
@@ -147,6 +159,7 @@ class SampleCollector:
             if opening < 0.01 and self._retries < self.max_retries:
                 # the jaws closed on nothing: the sample slipped out on the way, look again
                 self._retries += 1
+                self._turn = round(0.5 * math.pi / self.max_yaw_step)
                 self.phase, self._n = "look", 0
             p = self.container + np.array([0.0, 0.0, 0.15])
             if not self._via_done:
