@@ -108,3 +108,52 @@ def test_camera_scale_follows_scene_light_ref():
         assert np.allclose(centre, expected, rtol=0.10), (centre, expected)
     finally:
         cam.close()
+
+
+def _synthetic_beacon(ground_from_row: int, pole_to_row: int, strip_row: int | None):
+    """64 x 64 frame: black sky above ``ground_from_row``, grey ground below it, an orange
+    sphere (rows 10-13, 4 px wide) and pole (2 px) down to ``pole_to_row``, optionally a
+    dim beacon-coloured strip of ground clutter touching the pole on ``strip_row``."""
+    lin = np.zeros((64, 64, 3))
+    lin[ground_from_row:] = 0.05  # grey ground
+    lin[10:14, 30:34] = (0.8, 0.36, 0.0)
+    lin[14:pole_to_row + 1, 31:33] = (0.8, 0.36, 0.0)
+    if strip_row is not None:
+        lin[strip_row, 10:31] = (0.02, 0.01, 0.0)
+    sensor = SensorConfig()
+    dn = sensor.black_level_dn + lin * (sensor.dn_max - sensor.black_level_dn)
+    return encode_sqrt8(dn, sensor)
+
+
+def _calib():
+    from tasks.perception.camera import CameraModel
+
+    f = 32.0 / math.tan(math.radians(30.0))
+    # camera looking along body +x (camera -z), y up = body z
+    rot = (0.0, 0.0, -1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    return CameraModel(64, 64, f, (0.0, 0.0, 0.68), rot)
+
+
+def test_detector_ignores_clutter_touching_the_beacon():
+    """A dim strip of beacon-coloured clutter joined to the pole changes neither the method
+    nor the range: each row keeps only its run on the beacon's axis."""
+    det, calib, level = BeaconDetector(), _calib(), np.array([1.0, 0.0, 0.0, 0.0])
+    clean = det.detect(_synthetic_beacon(40, 45, None), calib, level)
+    cluttered = det.detect(_synthetic_beacon(40, 45, 30), calib, level)
+    assert clean is not None and cluttered is not None
+    assert clean.method == cluttered.method == "height"
+    assert abs(clean.distance - cluttered.distance) < 1e-3
+    assert abs(clean.goal_body[1] - cluttered.goal_body[1]) < 0.01
+    # the range follows the known height: 0.92 m over the blob's rows 10-45
+    assert abs(clean.distance - 0.92 * calib.focal_px / 35.4) < 0.2
+
+
+def test_detector_ranges_a_beacon_behind_a_skyline_by_its_sphere():
+    """A pole that ends where the ground's skyline begins has its base hidden: the height
+    would overstate the range, so the sphere width ranges it."""
+    det, calib, level = BeaconDetector(), _calib(), np.array([1.0, 0.0, 0.0, 0.0])
+    hidden = det.detect(_synthetic_beacon(30, 29, None), calib, level)
+    visible = det.detect(_synthetic_beacon(25, 29, None), calib, level)
+    assert hidden is not None and visible is not None
+    assert hidden.method == "sphere" and visible.method == "height"
+    assert abs(hidden.distance - 0.24 * calib.focal_px / 4.0) < 1e-6

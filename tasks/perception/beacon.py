@@ -217,11 +217,12 @@ class BeaconDetector:
 def _beacon_runs(
     rows: NDArray[np.intp], cols: NDArray[np.intp]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Keep, in each row of a blob, the run of pixels nearest the beacon's column.
+    """Keep, in each row of a blob, the pixels of the beacon around its axis.
 
     Beacon-coloured clutter touching the beacon (a dim strip of ground at the horizon
     whose chromaticity is dominated by noise) widens single rows; the beacon itself is
-    one contiguous run per row around its axis, the column most rows cover.
+    one contiguous run per row around its axis (the column most rows cover), never
+    wider than its sphere (the widest of the top rows) plus a pixel each side.
     """
     axis = int(np.argmax(np.bincount(cols)))
     keep = np.zeros(rows.size, dtype=bool)
@@ -236,7 +237,15 @@ def _beacon_runs(
         j = int(np.argmin(gap))
         lo, hi = c[starts[j]], c[ends[j]]
         keep[idx[(cols[idx] >= lo) & (cols[idx] <= hi)]] = True
-    return rows[keep], cols[keep]
+    rows, cols = rows[keep], cols[keep]
+    n_top = max(2, int(0.3 * (rows.max() - rows.min() + 1)))
+    top = rows < rows.min() + n_top
+    top_w = int(np.max(np.bincount(rows[top] - rows.min())))
+    widths = np.bincount(rows - rows.min())
+    # rows wider than the sphere plus two pixels carry clutter: cut them to the sphere
+    wide = widths[rows - rows.min()] > top_w + 2
+    near = ~wide | (np.abs(cols - axis) <= top_w // 2 + 1)
+    return rows[near], cols[near]
 
 
 def beacon_position_rover(detection: BeaconDetection | None) -> NDArray[np.float64]:
