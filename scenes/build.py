@@ -279,6 +279,24 @@ def build(spec: ScenarioSpec) -> mujoco.MjSpec:
     return build_scene(spec).mjspec
 
 
+def _ground_bounce(spec: ScenarioSpec) -> float:
+    """Sunlight scattered once by the regolith onto a vertical surface [W/m^2].
+
+    Level Lambertian ground of albedo ``rho`` under ``E_h`` has radiance ``rho E_h / pi``;
+    a vertical surface sees it over half its hemisphere, so it receives ``rho E_h / 2``.
+    The renderer has no inter-reflection, so this enters as a direction-free ambient
+    term: it is what lights terrain shadows on an airless body (Apollo surface
+    photography shows shadowed rocks and the sides of craters lit by it). Without
+    terrain there is no ground to scatter.
+    """
+    if not spec.terrain.enabled:
+        return 0.0
+    lt = spec.lighting
+    rho = float(np.mean(ALBEDO_RGB[spec.body.name]))
+    e_h = _direct_irradiance(spec) * math.sin(math.radians(max(lt.sun_elevation_deg, 0.0)))
+    return 0.5 * rho * e_h
+
+
 def _add_lights(ms: mujoco.MjSpec, spec: ScenarioSpec, light_ref: float) -> None:
     """Sun (diffuse, shadows) and sky (ambient only, never shadowed), in ``light_ref`` units.
 
@@ -290,7 +308,7 @@ def _add_lights(ms: mujoco.MjSpec, spec: ScenarioSpec, light_ref: float) -> None
     lt = spec.lighting
     sun = _direct_irradiance(spec) / light_ref
     to_sun = sun_direction(max(lt.sun_elevation_deg, 0.0), lt.sun_azimuth_deg)
-    ambient = lt.ambient_irradiance / light_ref
+    ambient = (lt.ambient_irradiance + _ground_bounce(spec)) / light_ref
     ms.worldbody.add_light(
         name="sun",
         type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,

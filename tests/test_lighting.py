@@ -6,7 +6,13 @@ import math
 import mujoco
 import numpy as np
 
-from scenes.build import ALBEDO_RGB, RENDER_HEADROOM_SLOPE_DEG, build_scene, light_reference
+from scenes.build import (
+    ALBEDO_RGB,
+    RENDER_HEADROOM_SLOPE_DEG,
+    _ground_bounce,
+    build_scene,
+    light_reference,
+)
 from scenes.conditions import sample_seeded
 from sims.render import HeadlessRenderer
 
@@ -29,13 +35,13 @@ def _terrain_pixels(spec) -> tuple[np.ndarray, float]:
 
 
 def test_shadowed_ground_keeps_the_ambient_light():
-    """Shadowed regolith renders albedo x E_ambient / E_ref (MuJoCo's shadow pass would zero it
-    if the ambient sat on the shadow-casting sun)."""
+    """Shadowed regolith renders albedo x (E_sky + E_bounce) / E_ref (MuJoCo's shadow pass
+    would zero it if the ambient sat on the shadow-casting sun)."""
     base = sample_seeded("mars-day", 2)
     low = dataclasses.replace(base, lighting=dataclasses.replace(
         base.lighting, sun_elevation_deg=4.0, ambient_irradiance=30.0))
     red, ref = _terrain_pixels(low)
-    expected = 255.0 * ALBEDO_RGB["mars"][0] * 30.0 / ref
+    expected = 255.0 * ALBEDO_RGB["mars"][0] * (30.0 + _ground_bounce(low)) / ref
     # the darkest decile of terrain pixels is shadow: ambient only, within 1.5 grey levels
     # (8-bit rounding, smooth-shading normals)
     dark = np.sort(red)[: max(1, red.size // 10)]
@@ -61,3 +67,12 @@ def test_light_reference_is_ground_tilted_toward_the_sun():
     # without terrain (free-floating workspace) the normal beam stays the reference
     orbit = sample_seeded("orbital-free-floating", 0)
     assert light_reference(orbit) >= orbit.lighting.solar_irradiance
+
+
+def test_ground_bounce_is_half_the_albedo_times_level_irradiance():
+    """Regolith-scattered light on a vertical surface: rho E_h / 2; none without terrain."""
+    spec = sample_seeded("lunar-terminator", 0)
+    lt = spec.lighting
+    e_h = lt.solar_irradiance * math.sin(math.radians(lt.sun_elevation_deg))
+    assert math.isclose(_ground_bounce(spec), 0.5 * 0.12 * e_h, rel_tol=1e-9)
+    assert _ground_bounce(sample_seeded("orbital-free-floating", 0)) == 0.0

@@ -59,7 +59,10 @@ class BeaconDetector:
     min_signal: float = 0.003  # [-] R+G+B as a fraction of full scale: ~15x the read noise
     min_pixels: int = 2  # smallest blob accepted [px]
     smooth_sigma: float = 0.0  # [px] Gaussian pre-filter of the channels (0 = off)
-    silhouette_contrast: float = 0.6  # [-] backlit pole pixel: darker than this x the ground
+    # [-] backlit pole pixel: darker than this x the ground (0 = off). Off: with the sky and
+    # the regolith-scattered light of scenes.build a backlit pole shows its own colour, and
+    # following dark columns picked up the pole's long shadow at low sun instead
+    silhouette_contrast: float = 0.0
     max_sky_rows: int = 12  # [px] rows of black sky the pole may cross before the ground
     edge_bias_px: float = 0.6  # [px] blob extent overstatement from partial-coverage pixels
     # [-] a blob less tall than this x its sphere width is the sphere alone (pole unseen):
