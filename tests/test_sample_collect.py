@@ -105,3 +105,58 @@ def test_detector_ignores_shadow_edges_and_vignetting():
 def test_detector_rejects_bad_knobs():
     with pytest.raises(ValueError, match="background_window"):
         SampleDetector(background_window=10)
+
+
+def _state(ee: tuple[float, float, float], opening: float) -> np.ndarray:
+    """A 14-float SampleCollect state: TCP, yaw, opening, no tracking error, a fresh ray."""
+    s = np.zeros(14, dtype=np.float32)
+    s[0:3] = ee
+    s[4] = opening
+    s[8:11] = (0.0, 0.0, -1.0)
+    s[11] = 1.0
+    return s
+
+
+def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
+    """Closed jaws at 36 mm (chord ~9 mm off the 44 mm equator): open, turn 90 deg, look."""
+    from tasks.controllers.sample import SampleCollector
+
+    pol = SampleCollector()
+    pol.phase, pol._n = "grasp", 0
+    pol._grasp_at = np.array([0.5, 0.0, 0.0])
+    pol._ray = np.array([0.0, 0.0, -1.0])
+    for _ in range(14):
+        pol.act(_state((0.5, 0.0, 0.0), 0.036))
+    assert pol.phase == "regrasp"
+    acts = [pol.act(_state((0.5, 0.0, 0.0), 0.08)) for _ in range(30)]
+    assert all(a[4] > 0 for a in acts)  # jaws open
+    assert sum(a[3] for a in acts) * pol.max_yaw_step == pytest.approx(np.pi / 2, abs=0.05)
+    assert pol.phase == "look"
+
+
+def test_controller_keeps_a_grip_on_the_equator():
+    from tasks.controllers.sample import SampleCollector
+
+    pol = SampleCollector()
+    pol.phase, pol._n = "grasp", 0
+    pol._grasp_at = np.array([0.5, 0.0, 0.0])
+    pol._ray = np.array([0.0, 0.0, -1.0])
+    for _ in range(14):
+        pol.act(_state((0.5, 0.0, 0.0), 0.042))
+    assert pol.phase == "lift"
+
+
+def test_controller_retry_turns_the_jaws_the_other_way_each_time():
+    from tasks.controllers.sample import SampleCollector
+
+    pol = SampleCollector()
+    turns = []
+    for _ in range(2):
+        pol.phase, pol._n = "lift", 0
+        pol.act(_state((0.5, 0.0, pol.safe_z), 0.0))  # at the top, jaws closed on nothing
+        assert pol.phase == "look"
+        turns.append(sum(float(pol.act(_state((0.0, 0.4, 0.35), 0.08))[3]) for _ in range(5)))
+        while pol._turn:
+            turns[-1] += float(pol.act(_state((0.0, 0.4, 0.35), 0.08))[3])
+    assert turns[0] * pol.max_yaw_step == pytest.approx(np.pi / 2, abs=0.05)
+    assert turns[1] == pytest.approx(-turns[0])

@@ -102,7 +102,8 @@ class SampleCollector:
             # after a failed or turned grasp the sample may have been pushed: wait until
             # the arm is out of the view and take a fix from a frame taken since then
             again = self._retries > 0 or self._regrasped
-            if valid and (age < 0.25 and self._n > 10 if again else age < 1.0):
+            fresh = age < 0.25 and self._n > 10 if again else age < 1.0
+            if valid and fresh and self._turn == 0:
                 self._ray = s[8:11] / max(float(np.linalg.norm(s[8:11])), 1e-9)
                 self.phase, self._n = "above", 0
         elif self.phase == "above":
@@ -135,9 +136,9 @@ class SampleCollector:
         elif self.phase == "regrasp":
             grip = 1.0
             move = self._toward(ee, self._on_ray(self._grasp_at[2] + 0.04), 0.5)
-            turn = self._n <= round(0.5 * math.pi / self.max_yaw_step) and self._n > 4
-            dyaw = self._turn_sign if turn else 0.0
-            if self._n > round(0.5 * math.pi / self.max_yaw_step) + 4:
+            quarter = round(0.5 * math.pi / self.max_yaw_step)  # control steps of a 90 deg turn
+            dyaw = self._turn_sign if 4 < self._n <= 4 + quarter else 0.0
+            if self._n > quarter + 4:
                 self._turn_sign = -self._turn_sign
                 self.phase, self._n = "look", 0
         elif self.phase == "lift":
