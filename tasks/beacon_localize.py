@@ -89,10 +89,12 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
 
     def step(self, action: np.ndarray):
         """Drive for one control period; a report flag > 0 submits action[2:4] x 10 m."""
-        act = np.clip(np.asarray(action, dtype=np.float64).reshape(5), -1.0, 1.0)
-        ctrl = np.empty(4)
-        ctrl[[0, 2]] = act[0] * self._vmax
-        ctrl[[1, 3]] = act[1] * self._vmax
+        # np.clip's values (NaN included) through two plain ufuncs, without clip's wrappers
+        act = np.minimum(np.maximum(np.asarray(action, dtype=np.float64).reshape(5), -1.0), 1.0)
+        left, right = act[:2].tolist()
+        ctrl = self._ctrl
+        ctrl[0] = ctrl[2] = left * self._vmax
+        ctrl[1] = ctrl[3] = right * self._vmax
         if act[4] > 0.0:
             self._report = act[2:4] * REPORT_SCALE
             truth = self._sensor("rover_goal_vec")[:2]
@@ -100,7 +102,7 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
         else:
             self._simulate(ctrl)
             self._perception_step()
-        self._prev_action = act[:2].astype(np.float32)
+        self._prev_action = np.array((left, right), dtype=np.float32)
         obs = self._observe()
         if self.sim_error is not None:
             info = self._info()
@@ -109,13 +111,13 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
         self._update_stats()
         ev = self.evaluate()
         parts = {
-            "time": -self.weights["time"] * self.dt,
+            "time": -self.weights["time"] * self._dt,
             "error": -self.weights["error"] * (self._report_error if self._report is not None
                                                else 0.0),
             "success": self.weights["success"] if ev["success"] else 0.0,
         }
         terminated = bool(self._report is not None or self._tipped)
-        info = self._info()
+        info = self._info(ev)
         info["reward_parts"] = parts
         return obs, float(sum(parts.values())), terminated, False, info
 

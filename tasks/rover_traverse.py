@@ -163,6 +163,26 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._rng: np.random.Generator = np.random.default_rng(0)
         self._goal_site = m.site("goal").id
         self._cam_id = m.camera("rover_cam").id
+        # Per-step constants, computed once (step() is on the training hot path).
+        self._dt = self.dt  # [s] control period
+        self._gx, self._gy = float(scenario.goal.x), float(scenario.goal.y)
+        self._slip_min_speed = 0.02 * self._vmax * self._wheel_r  # [m/s] slip counted above
+        self._ctrl = np.zeros(4)
+        # sensordata indices of the 22 instrument floats, in observation order
+        sens_order = ["rover_goal_vec", "rover_gyro", "rover_accel", "rover_quat",
+                      *[f"rover_wheel_vel_{w}" for w in WHEELS],
+                      *[f"rover_range_{i}" for i in range(5)]]
+        self._obs_idx = np.concatenate([np.arange(adr, adr + dim)
+                                        for adr, dim in (self._sens[n] for n in sens_order)])
+        self._wheel_sens_idx = self._obs_idx[13:17]
+        self._gyro_z_adr = int(self._sens["rover_gyro"][0]) + 2
+        # noise sigmas in the order they are drawn (goal, gyro, accel, ranges); one draw of
+        # n values with per-value sigmas consumes the generator exactly as the separate draws
+        sigmas = [GYRO_NOISE] * 3 + [ACCEL_NOISE] * 3 + [RANGE_NOISE] * 5
+        if goal_source != "camera":
+            sigmas = [NAV_NOISE] * 3 + sigmas
+        self._noise_sigma = np.array(sigmas)
+        self._prev_xy = (0.0, 0.0)
         self._reset_stats()
 
     def _make_obs_space(self, state_size: int, size: int) -> gym.spaces.Space:
@@ -201,7 +221,8 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._reset_stats()
         mujoco.mj_forward(self.model, self.data)
         self._best_dist = self._distance()
-        self._prev_xy = self.data.xpos[self._rover][:2].copy()
+        x, y = self.data.xpos[self._rover, :2].tolist()
+        self._prev_xy = (x, y)
         if self.camera is not None:
             self.tracker.reset()
             self.camera.reset()
@@ -210,58 +231,75 @@ class RoverTraverseEnv(MujocoTaskEnv):
 
     def step(self, action: np.ndarray):
         """Apply wheel commands for one control period (``frame_skip`` physics steps)."""
-        act = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
-        ctrl = np.empty(4)
-        ctrl[[0, 2]] = act[0] * self._vmax  # left wheels (fl, rl)
-        ctrl[[1, 3]] = act[1] * self._vmax  # right wheels (fr, rr)
+        left, right = np.asarray(action, dtype=np.float64).reshape(2).tolist()
+        # clip to [-1, 1] (NaN passes through, as np.clip)
+        left = -1.0 if left < -1.0 else 1.0 if left > 1.0 else left
+        right = -1.0 if right < -1.0 else 1.0 if right > 1.0 else right
+        ctrl = self._ctrl
+        ctrl[0] = ctrl[2] = left * self._vmax  # left wheels (fl, rl)
+        ctrl[1] = ctrl[3] = right * self._vmax  # right wheels (fr, rr)
         d_before = self._distance()
         self._simulate(ctrl)
-        self._prev_action = act.astype(np.float32)
+        self._prev_action = np.array((left, right), dtype=np.float32)
         self._perception_step()
         obs = self._observe()
         if self.sim_error is not None:
             info = self._info()
             info["reward_parts"] = {}
             return obs, 0.0, True, False, info
-        self._update_stats()
-        d_after = self._distance()
-        ev = self.evaluate()
+        d_after, tilt = self._update_stats()
+        ev = self._signals(d_after, tilt)
+        w = self.weights
         parts = {
-            "progress": self.weights["progress"] * (d_before - d_after),
-            "tilt": -self.weights["tilt"] * (ev["tilt_deg"] / 90.0) * self.dt,
-            "ctrl": -self.weights["ctrl"] * float(np.sum(act**2)),
-            "success": self.weights["success"] if ev["success"] else 0.0,
+            "progress": w["progress"] * (d_before - d_after),
+            "tilt": -w["tilt"] * (tilt / 90.0) * self._dt,
+            "ctrl": -w["ctrl"] * (left * left + right * right),
+            "success": w["success"] if ev["success"] else 0.0,
         }
         terminated = bool(ev["success"] or self._tipped or self._stuck)
         info = self._info(ev)
         info["reward_parts"] = parts
         return obs, float(sum(parts.values())), terminated, False, info
 
-    def _update_stats(self) -> None:
-        xy = self.data.xpos[self._rover][:2]
-        self._path += float(np.linalg.norm(xy - self._prev_xy))
-        ground_speed = float(np.linalg.norm(xy - self._prev_xy)) / self.dt
-        self._prev_xy = xy.copy()
-        wheel_speed = float(np.mean(np.abs(self.data.qvel[self._wheel_dofs]))) * self._wheel_r
-        if wheel_speed > 0.02 * self._vmax * self._wheel_r:
+    def _update_stats(self) -> tuple[float, float]:
+        """Update path, slip, tilt and progress statistics; return (distance [m], tilt [deg])."""
+        data = self.data
+        x, y = data.xpos[self._rover, :2].tolist()
+        px, py = self._prev_xy
+        dx, dy = x - px, y - py
+        moved = math.sqrt(dx * dx + dy * dy)  # == np.linalg.norm of the 2-vector, bit for bit
+        self._path += moved
+        ground_speed = moved / self._dt
+        self._prev_xy = (x, y)
+        w0, w1, w2, w3 = data.qvel[self._wheel_dofs].tolist()
+        # sequential sum / 4: np.mean's order for 4 values
+        wheel_speed = (abs(w0) + abs(w1) + abs(w2) + abs(w3)) / 4 * self._wheel_r
+        if wheel_speed > self._slip_min_speed:
             self._slip_sum += max(0.0, 1.0 - ground_speed / wheel_speed)
             self._slip_n += 1
         tilt = self._tilt_deg()
         self._max_tilt = max(self._max_tilt, tilt)
         self._tipped = tilt > self.tip_tilt_deg
-        d = self._distance()
+        dx, dy = x - self._gx, y - self._gy
+        d = math.sqrt(dx * dx + dy * dy)
         if d < self._best_dist - self.stuck_progress:
             self._best_dist = d
-            self._last_improve_t = self.data.time
-        self._stuck = (self.data.time - self._last_improve_t) > self.stuck_time
+            self._last_improve_t = data.time
+        self._stuck = (data.time - self._last_improve_t) > self.stuck_time
+        return d, tilt
 
     # --- signals ----------------------------------------------------------------------------
     def _distance(self) -> float:
-        return float(np.linalg.norm(self.data.xpos[self._rover][:2] - self._goal_xy))
+        """Horizontal distance [m] from the rover's centre to the goal centre."""
+        x, y = self.data.xpos[self._rover, :2].tolist()
+        dx, dy = x - self._gx, y - self._gy
+        return math.sqrt(dx * dx + dy * dy)  # == np.linalg.norm of the 2-vector, bit for bit
 
     def _tilt_deg(self) -> float:
-        z = self.data.xmat[self._rover].reshape(3, 3)[2, 2]
-        return float(math.degrees(math.acos(float(np.clip(z, -1.0, 1.0)))))
+        """Angle [deg] between the chassis z axis and the world vertical."""
+        z = float(self.data.xmat[self._rover, 8])
+        z = -1.0 if z < -1.0 else 1.0 if z > 1.0 else z  # clip (NaN passes through)
+        return math.degrees(math.acos(z))
 
     def _sensor(self, name: str) -> np.ndarray:
         adr, dim = self._sens[name]
@@ -275,10 +313,11 @@ class RoverTraverseEnv(MujocoTaskEnv):
             return
         if self.goal_source == "camera":
             # the rover's own odometry: wheel encoders and the gyro, with their noise
-            wheels = np.concatenate([self._sensor(f"rover_wheel_vel_{w}") for w in WHEELS])
-            speed = float(np.mean(wheels)) * self._wheel_r
-            yaw_rate = float(self._sensor("rover_gyro")[2] + self._rng.normal(0.0, GYRO_NOISE))
-            self.tracker.propagate(speed, yaw_rate, self.dt)
+            sd = self.data.sensordata
+            w0, w1, w2, w3 = sd[self._wheel_sens_idx].tolist()
+            speed = (w0 + w1 + w2 + w3) / 4 * self._wheel_r  # np.mean's order for 4 values
+            yaw_rate = float(sd[self._gyro_z_adr]) + float(self._rng.normal(0.0, GYRO_NOISE))
+            self.tracker.propagate(speed, yaw_rate, self._dt)
         if self._steps % self.camera_period == 0:
             self._camera_frame()
 
@@ -330,27 +369,30 @@ class RoverTraverseEnv(MujocoTaskEnv):
         return {"state": state, "image": self._image.copy()}
 
     def _observe_state(self) -> np.ndarray:
-        rng = self._rng
+        raw = self.data.sensordata[self._obs_idx]  # the 22 instrument floats, one gather
+        noise = self._rng.normal(0.0, self._noise_sigma)
         if self.goal_source == "camera":
-            goal = self._goal_est.copy()
+            raw[0:3] = self._goal_est
+            raw[3:9] += noise[:6]
         else:
-            goal = self._sensor("rover_goal_vec") + rng.normal(0.0, NAV_NOISE, 3)
-        gyro = self._sensor("rover_gyro") + rng.normal(0.0, GYRO_NOISE, 3)
-        acc = self._sensor("rover_accel") + rng.normal(0.0, ACCEL_NOISE, 3)
-        quat = self._sensor("rover_quat").copy()
-        wheels = np.concatenate([self._sensor(f"rover_wheel_vel_{w}") for w in WHEELS])
-        ranges = np.concatenate([self._sensor(f"rover_range_{i}") for i in range(5)])
-        ranges = np.where(ranges < 0, self._range_max, ranges) + rng.normal(0.0, RANGE_NOISE, 5)
-        parts = [goal, gyro, acc, quat, wheels, ranges, self._prev_action]
+            raw[0:9] += noise[:9]
+        ranges = raw[17:22]
+        ranges[ranges < 0] = self._range_max  # no hit within the cutoff
+        ranges += noise[-5:]
+        out = np.empty(self._state_size, dtype=np.float32)
+        out[:22] = raw
+        out[22:24] = self._prev_action
         if self.goal_source == "camera":
             age = NO_FIX_AGE if self._goal_fix_t is None else self.data.time - self._goal_fix_t
-            parts.append(np.array([min(age, NO_FIX_AGE)]))
-        return np.concatenate(parts).astype(np.float32)
+            out[24] = min(age, NO_FIX_AGE)
+        return out
 
     def evaluate(self) -> dict[str, Any]:
         """Success and named signals: distance, tilt, slip, path length, time."""
-        d = self._distance()
-        tilt = self._tilt_deg()
+        return self._signals(self._distance(), self._tilt_deg())
+
+    def _signals(self, d: float, tilt: float) -> dict[str, Any]:
+        """``evaluate()`` for an already computed distance ``d`` [m] and ``tilt`` [deg]."""
         out = {
             "success": bool(d <= self.scenario.goal.radius and tilt < self.tip_tilt_deg
                             and self.sim_error is None),

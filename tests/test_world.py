@@ -46,3 +46,39 @@ def test_huge_control_is_a_bad_ctrl_warning() -> None:
     with pytest.raises(world.SimulationError, match="BADCTRL"):
         world.step(model, data, 1)
     assert np.all(np.isfinite(world.warning_counts(data)))
+
+
+def _counting_step(monkeypatch: pytest.MonkeyPatch, warning: mujoco.mjtWarning) -> None:
+    """Make ``mj_step`` also bump one warning counter, as MuJoCo does when it warns."""
+    real = mujoco.mj_step
+
+    def fake(model: mujoco.MjModel, data: mujoco.MjData, nstep: int = 1) -> None:
+        real(model, data, nstep)
+        data.warning.number[int(warning)] += 1
+
+    monkeypatch.setattr(world.mujoco, "mj_step", fake)
+
+
+def test_non_fatal_warning_during_step_does_not_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, data = _ball()
+    _counting_step(monkeypatch, mujoco.mjtWarning.mjWARN_CONTACTFULL)
+    world.step(model, data, 5)  # a full contact buffer is not an unstable state
+    assert data.warning.number[int(mujoco.mjtWarning.mjWARN_CONTACTFULL)] == 1
+    assert data.time == pytest.approx(5 * model.opt.timestep, rel=1e-12)
+
+
+@pytest.mark.parametrize("warning", world._FATAL_WARNINGS)
+def test_each_fatal_warning_is_named(monkeypatch: pytest.MonkeyPatch,
+                                     warning: mujoco.mjtWarning) -> None:
+    model, data = _ball()
+    data.warning.number[int(mujoco.mjtWarning.mjWARN_CONTACTFULL)] = 3  # earlier, unrelated
+    _counting_step(monkeypatch, warning)
+    with pytest.raises(world.SimulationError, match=warning.name):
+        world.step(model, data, 1)
+
+
+def test_warning_fired_before_the_step_is_not_blamed_on_it() -> None:
+    model, data = _ball()
+    data.warning.number[int(mujoco.mjtWarning.mjWARN_BADQACC)] = 2  # from an earlier step
+    world.step(model, data, 3)  # counters unchanged by a stable step: no error
+    assert world.warning_counts(data).tolist() == [2, 0, 0, 0]
