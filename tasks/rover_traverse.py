@@ -177,7 +177,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._wheel_sens_idx = self._obs_idx[13:17]
         self._gyro_z_adr = int(self._sens["rover_gyro"][0]) + 2
         # noise sigmas in the order they are drawn (goal, gyro, accel, ranges); one draw of
-        # n values with per-value sigmas consumes the generator exactly as the separate draws
+        # n values consumes the generator exactly as the separate draws did
         sigmas = [GYRO_NOISE] * 3 + [ACCEL_NOISE] * 3 + [RANGE_NOISE] * 5
         if goal_source != "camera":
             sigmas = [NAV_NOISE] * 3 + sigmas
@@ -271,7 +271,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._path += moved
         ground_speed = moved / self._dt
         self._prev_xy = (x, y)
-        w0, w1, w2, w3 = data.qvel[self._wheel_dofs].tolist()
+        w0, w1, w2, w3 = data.qvel.take(self._wheel_dofs).tolist()
         # sequential sum / 4: np.mean's order for 4 values
         wheel_speed = (abs(w0) + abs(w1) + abs(w2) + abs(w3)) / 4 * self._wheel_r
         if wheel_speed > self._slip_min_speed:
@@ -370,7 +370,11 @@ class RoverTraverseEnv(MujocoTaskEnv):
 
     def _observe_state(self) -> np.ndarray:
         raw = self.data.sensordata[self._obs_idx]  # the 22 instrument floats, one gather
-        noise = self._rng.normal(0.0, self._noise_sigma)
+        # == rng.normal(0.0, sigma) value for value (the same standard-normal draws, scaled and
+        # shifted by 0.0 in the same order), without normal()'s broadcasting and checks
+        noise = self._rng.standard_normal(self._noise_sigma.size)
+        noise *= self._noise_sigma
+        noise += 0.0
         if self.goal_source == "camera":
             raw[0:3] = self._goal_est
             raw[3:9] += noise[:6]
