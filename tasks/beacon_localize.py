@@ -92,17 +92,15 @@ class BeaconLocalizeEnv(RoverTraverseEnv):
         # np.clip's values (NaN included) through two plain ufuncs, without clip's wrappers
         act = np.minimum(np.maximum(np.asarray(action, dtype=np.float64).reshape(5), -1.0), 1.0)
         left, right = act[:2].tolist()
-        ctrl = self._ctrl
-        ctrl[0] = ctrl[2] = left * self._vmax
-        ctrl[1] = ctrl[3] = right * self._vmax
+        vl, vr = left * self._vmax, right * self._vmax
         if act[4] > 0.0:
             self._report = act[2:4] * REPORT_SCALE
             truth = self._sensor("rover_goal_vec")[:2]
             self._report_error = float(np.linalg.norm(self._report - truth))
         else:
-            self._simulate(ctrl)
+            self._simulate((vl, vr, vl, vr))  # type: ignore[arg-type]  # wheels fl, fr, rl, rr
             self._perception_step()
-        self._prev_action = np.array((left, right), dtype=np.float32)
+        self._prev_action = (left, right)
         obs = self._observe()
         if self.sim_error is not None:
             info = self._info()

@@ -26,6 +26,15 @@ GOAL_SOURCES = ("nav", "camera")
 NO_FIX_AGE = 99.0  # [s] goal_age reported before the first camera fix
 
 
+def _two_floats(action: Any) -> tuple[float, float]:
+    """The two entries of a length-2 action as float64 values (np.asarray's conversion)."""
+    if type(action) is np.ndarray and action.shape == (2,) and action.dtype.char in "fd":
+        a, b = action.tolist()  # float32/64 -> Python float is exact, as astype(float64)
+        return a, b
+    a, b = np.asarray(action, dtype=np.float64).reshape(2).tolist()
+    return a, b
+
+
 class RoverTraverseEnv(MujocoTaskEnv):
     """Drive a rover to a goal region on physics-grounded terrain.
 
@@ -159,7 +168,8 @@ class RoverTraverseEnv(MujocoTaskEnv):
             self.detector = BeaconDetector()
             self.tracker = GoalTracker()
         self.observation_space = self._make_obs_space(self._state_size, camera_size)
-        self._prev_action = np.zeros(2, dtype=np.float32)
+        # previous clipped action (float64 values; the observation rounds them to float32)
+        self._prev_action: tuple[float, float] = (0.0, 0.0)
         self._rng: np.random.Generator = np.random.default_rng(0)
         self._goal_site = m.site("goal").id
         self._cam_id = m.camera("rover_cam").id
@@ -167,7 +177,6 @@ class RoverTraverseEnv(MujocoTaskEnv):
         self._dt = self.dt  # [s] control period
         self._gx, self._gy = float(scenario.goal.x), float(scenario.goal.y)
         self._slip_min_speed = 0.02 * self._vmax * self._wheel_r  # [m/s] slip counted above
-        self._ctrl = np.zeros(4)
         # sensordata indices of the 22 instrument floats, in observation order
         sens_order = ["rover_goal_vec", "rover_gyro", "rover_accel", "rover_quat",
                       *[f"rover_wheel_vel_{w}" for w in WHEELS],
@@ -182,6 +191,9 @@ class RoverTraverseEnv(MujocoTaskEnv):
         if goal_source != "camera":
             sigmas = [NAV_NOISE] * 3 + sigmas
         self._noise_sigma = np.array(sigmas)
+        self._n_noise = len(sigmas)
+        noisy = [*([] if goal_source == "camera" else [0, 1, 2]), *range(3, 9), *range(17, 22)]
+        self._noise_at = list(zip(noisy, sigmas, strict=True))
         self._prev_xy = (0.0, 0.0)
         self._reset_stats()
 
@@ -217,7 +229,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         dyaw = math.radians(float(rng.uniform(-5.0, 5.0)))
         yaw = math.radians(self.scenario.robot.yaw_deg) + dyaw
         q[a + 3:a + 7] = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
-        self._prev_action = np.zeros(2, dtype=np.float32)
+        self._prev_action = (0.0, 0.0)
         self._reset_stats()
         mujoco.mj_forward(self.model, self.data)
         self._best_dist = self._distance()
@@ -231,16 +243,15 @@ class RoverTraverseEnv(MujocoTaskEnv):
 
     def step(self, action: np.ndarray):
         """Apply wheel commands for one control period (``frame_skip`` physics steps)."""
-        left, right = np.asarray(action, dtype=np.float64).reshape(2).tolist()
+        # plain floats: numpy's machinery is slow to come back after mj_step has run
+        left, right = _two_floats(action)
         # clip to [-1, 1] (NaN passes through, as np.clip)
         left = -1.0 if left < -1.0 else 1.0 if left > 1.0 else left
         right = -1.0 if right < -1.0 else 1.0 if right > 1.0 else right
-        ctrl = self._ctrl
-        ctrl[0] = ctrl[2] = left * self._vmax  # left wheels (fl, rl)
-        ctrl[1] = ctrl[3] = right * self._vmax  # right wheels (fr, rr)
+        vl, vr = left * self._vmax, right * self._vmax
         d_before = self._distance()
-        self._simulate(ctrl)
-        self._prev_action = np.array((left, right), dtype=np.float32)
+        self._simulate((vl, vr, vl, vr))  # type: ignore[arg-type]  # wheels fl, fr, rl, rr
+        self._prev_action = (left, right)
         self._perception_step()
         obs = self._observe()
         if self.sim_error is not None:
@@ -369,27 +380,20 @@ class RoverTraverseEnv(MujocoTaskEnv):
         return {"state": state, "image": self._image.copy()}
 
     def _observe_state(self) -> np.ndarray:
-        raw = self.data.sensordata[self._obs_idx]  # the 22 instrument floats, one gather
-        # == rng.normal(0.0, sigma) value for value (the same standard-normal draws, scaled and
-        # shifted by 0.0 in the same order), without normal()'s broadcasting and checks
-        noise = self._rng.standard_normal(self._noise_sigma.size)
-        noise *= self._noise_sigma
-        noise += 0.0
+        v = self.data.sensordata[self._obs_idx].tolist()
+        z = self._rng.standard_normal(self._n_noise).tolist()
+        rmax = self._range_max
         if self.goal_source == "camera":
-            raw[0:3] = self._goal_est
-            raw[3:9] += noise[:6]
-        else:
-            raw[0:9] += noise[:9]
-        ranges = raw[17:22]
-        ranges[ranges < 0] = self._range_max  # no hit within the cutoff
-        ranges += noise[-5:]
-        out = np.empty(self._state_size, dtype=np.float32)
-        out[:22] = raw
-        out[22:24] = self._prev_action
+            v[0:3] = self._goal_est.tolist()
+        for (i, s), zj in zip(self._noise_at, z, strict=True):
+            if i >= 17 and v[i] < 0:
+                v[i] = rmax  # no hit within the cutoff
+            v[i] += 0.0 + s * zj
+        v += self._prev_action
         if self.goal_source == "camera":
             age = NO_FIX_AGE if self._goal_fix_t is None else self.data.time - self._goal_fix_t
-            out[24] = min(age, NO_FIX_AGE)
-        return out
+            v.append(min(age, NO_FIX_AGE))
+        return np.array(v, dtype=np.float32)
 
     def evaluate(self) -> dict[str, Any]:
         """Success and named signals: distance, tilt, slip, path length, time."""

@@ -82,3 +82,17 @@ def test_warning_fired_before_the_step_is_not_blamed_on_it() -> None:
     data.warning.number[int(mujoco.mjtWarning.mjWARN_BADQACC)] = 2  # from an earlier step
     world.step(model, data, 3)  # counters unchanged by a stable step: no error
     assert world.warning_counts(data).tolist() == [2, 0, 0, 0]
+
+
+def test_non_finite_state_after_the_last_substep_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state gone non-finite in the last substep (no MuJoCo check left) is still caught."""
+    model, data = _ball()
+    real = mujoco.mj_step
+
+    def fake(model: mujoco.MjModel, data: mujoco.MjData, nstep: int = 1) -> None:
+        real(model, data, nstep)
+        data.qvel[3] = np.inf  # as an overflowing integration would leave it, unwarned
+
+    monkeypatch.setattr(world.mujoco, "mj_step", fake)
+    with pytest.raises(world.SimulationError, match="non-finite"):
+        world.step(model, data, 2)
