@@ -262,3 +262,63 @@ def test_warp_vector_env_tracks_cpu_over_short_horizon():
     np.testing.assert_allclose(dg, dc, atol=0.05)  # m, as benchmarks/gpu_check.py TOLERANCES["xy_m"]
     vg.close()
     vc.close()
+
+
+# --- the single env's plain-float step against numpy's formulas ---------------------------------
+def test_rover_step_matches_numpy_reference_bit_for_bit():
+    """RoverTraverseEnv.step computes with plain floats (fast); the batch env uses numpy arrays.
+
+    Both must equal numpy's formulas exactly: noise as ``rng.normal`` draws in the documented
+    order, distances as ``np.linalg.norm``, wheel speed as ``np.mean``, tilt via ``np.clip``.
+    """
+    import copy
+    import math
+
+    from tasks.rover_traverse import ACCEL_NOISE, GYRO_NOISE, NAV_NOISE, RANGE_NOISE, RoverTraverseEnv
+
+    env = RoverTraverseEnv(condition="mars-dusk")
+    env.reset(seed=4)
+    d, m = env.data, env.model
+    rover = m.body("rover").id
+    goal_xy = np.array([env.scenario.goal.x, env.scenario.goal.y])
+    wheel_dofs = np.array([m.jnt_dofadr[m.joint(f"rover_wheel_{w}").id] for w in ("fl", "fr", "rl", "rr")])
+
+    def sens(name: str) -> np.ndarray:
+        s = m.sensor(name)
+        return d.sensordata[s.adr[0]:s.adr[0] + s.dim[0]]
+
+    actions = np.random.default_rng(7).uniform(-1.3, 1.3, (40, 2)).astype(np.float32)
+    prev_xy = d.xpos[rover][:2].copy()
+    path, slip_sum, slip_n = 0.0, 0.0, 0
+    for a in actions:
+        rng = copy.deepcopy(env._rng)  # the draws the step is about to make
+        d_before = float(np.linalg.norm(d.xpos[rover][:2] - goal_xy))
+        obs, reward, _, _, info = env.step(a)
+        act = np.clip(np.asarray(a, dtype=np.float64), -1.0, 1.0)
+        goal = sens("rover_goal_vec") + rng.normal(0.0, NAV_NOISE, 3)
+        gyro = sens("rover_gyro") + rng.normal(0.0, GYRO_NOISE, 3)
+        acc = sens("rover_accel") + rng.normal(0.0, ACCEL_NOISE, 3)
+        wheels = np.concatenate([sens(f"rover_wheel_vel_{w}") for w in ("fl", "fr", "rl", "rr")])
+        ranges = np.concatenate([sens(f"rover_range_{i}") for i in range(5)])
+        ranges = np.where(ranges < 0, env._range_max, ranges) + rng.normal(0.0, RANGE_NOISE, 5)
+        ref = np.concatenate([goal, gyro, acc, sens("rover_quat"), wheels, ranges,
+                              act.astype(np.float32)]).astype(np.float32)
+        assert obs.dtype == np.float32 and obs.tobytes() == ref.tobytes()
+        xy = d.xpos[rover][:2]
+        path += float(np.linalg.norm(xy - prev_xy))
+        ground_speed = float(np.linalg.norm(xy - prev_xy)) / env.dt
+        prev_xy = xy.copy()
+        dist = float(np.linalg.norm(xy - goal_xy))
+        tilt = float(math.degrees(math.acos(float(np.clip(d.xmat[rover].reshape(3, 3)[2, 2], -1, 1)))))
+        wheel_speed = float(np.mean(np.abs(d.qvel[wheel_dofs]))) * env._wheel_r
+        if wheel_speed > 0.02 * env._vmax * env._wheel_r:
+            slip_sum += max(0.0, 1.0 - ground_speed / wheel_speed)
+            slip_n += 1
+        met = info["metrics"]
+        assert met["slip_ratio"] == (slip_sum / slip_n if slip_n else 0.0)
+        assert (met["distance_to_goal"], met["tilt_deg"], met["path_length"]) == (dist, tilt, path)
+        parts = info["reward_parts"]
+        assert parts["progress"] == env.weights["progress"] * (d_before - dist)
+        assert parts["ctrl"] == -env.weights["ctrl"] * float(np.sum(act**2))
+        assert reward == float(sum(parts.values()))
+    env.close()
