@@ -185,12 +185,12 @@ class RoverTraverseEnv(MujocoTaskEnv):
                                         for adr, dim in (self._sens[n] for n in sens_order)])
         self._wheel_sens_idx = self._obs_idx[13:17]
         self._gyro_z_adr = int(self._sens["rover_gyro"][0]) + 2
-        # noise sigmas in the order they are drawn (goal, gyro, accel, ranges); one draw of
-        # n values consumes the generator exactly as the separate draws did
+        # noise sigmas in the order they are drawn (goal, gyro, accel, ranges) and the
+        # observation slots they go to; one draw of n standard normals consumes the generator
+        # exactly as the separate rng.normal draws did
         sigmas = [GYRO_NOISE] * 3 + [ACCEL_NOISE] * 3 + [RANGE_NOISE] * 5
         if goal_source != "camera":
             sigmas = [NAV_NOISE] * 3 + sigmas
-        self._noise_sigma = np.array(sigmas)
         self._n_noise = len(sigmas)
         noisy = [*([] if goal_source == "camera" else [0, 1, 2]), *range(3, 9), *range(17, 22)]
         self._noise_at = list(zip(noisy, sigmas, strict=True))
@@ -380,6 +380,10 @@ class RoverTraverseEnv(MujocoTaskEnv):
         return {"state": state, "image": self._image.copy()}
 
     def _observe_state(self) -> np.ndarray:
+        # Plain floats (numpy's machinery is slow to come back after mj_step), bit for bit the
+        # values of numpy's formulas: each noise value is 0.0 + sigma * z, as rng.normal(0.0,
+        # sigma) computes it from the same standard-normal draw; float64 sums, one final
+        # rounding to float32 (the previous action's float32 rounding is the same one).
         v = self.data.sensordata[self._obs_idx].tolist()
         z = self._rng.standard_normal(self._n_noise).tolist()
         rmax = self._range_max
