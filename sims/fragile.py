@@ -21,6 +21,16 @@ import numpy as np
 from sims import world
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _other_geom(geom, i, obj):  # pragma: no cover - compiled
+    """The geom contact ``i`` pairs with ``obj``, or -1 if ``obj`` is not in contact ``i``."""
+    if geom[i, 0] == obj:
+        return geom[i, 1]
+    if geom[i, 1] == obj:
+        return geom[i, 0]
+    return -1
+
+
 @numba.njit(cache=True, nogil=True)
 def _max_normal_force(ncon, geom, efc_address, dim, efc_force, elliptic, obj,
                       per, order):  # pragma: no cover - compiled
@@ -37,13 +47,8 @@ def _max_normal_force(ncon, geom, efc_address, dim, efc_force, elliptic, obj,
     """
     n_other = 0
     for i in range(ncon):
-        g1 = geom[i, 0]
-        g2 = geom[i, 1]
-        if g1 == obj:
-            other = g2
-        elif g2 == obj:
-            other = g1
-        else:
+        other = _other_geom(geom, i, obj)
+        if other < 0:
             continue
         f = 0.0
         adr = efc_address[i]
@@ -81,13 +86,8 @@ def _touching(ncon, geom, obj, a, b):  # pragma: no cover - compiled
     """Bit 0: a contact between ``obj`` and ``a`` exists; bit 1: between ``obj`` and ``b``."""
     out = 0
     for i in range(ncon):
-        g1 = geom[i, 0]
-        g2 = geom[i, 1]
-        if g1 == obj:
-            other = g2
-        elif g2 == obj:
-            other = g1
-        else:
+        other = _other_geom(geom, i, obj)
+        if other < 0:
             continue
         if other == a:
             out |= 1

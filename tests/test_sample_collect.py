@@ -117,14 +117,20 @@ def _state(ee: tuple[float, float, float], opening: float) -> np.ndarray:
     return s
 
 
-def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
-    """Closed jaws at 36 mm (chord ~9 mm off the 44 mm equator): open, turn 90 deg, look."""
+def _grasping_collector():
+    """A SampleCollector at the start of its grasp phase, jaws at (0.5, 0, 0) on a vertical ray."""
     from tasks.controllers.sample import SampleCollector
 
     pol = SampleCollector()
     pol.phase, pol._n = "grasp", 0
     pol._grasp_at = np.array([0.5, 0.0, 0.0])
     pol._ray = np.array([0.0, 0.0, -1.0])
+    return pol
+
+
+def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
+    """Closed jaws at 36 mm (chord ~9 mm off the 44 mm equator): open, turn 90 deg, look."""
+    pol = _grasping_collector()
     for _ in range(14):
         pol.act(_state((0.5, 0.0, 0.0), 0.036))
     assert pol.phase == "regrasp"
@@ -135,12 +141,7 @@ def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
 
 
 def test_controller_keeps_a_grip_on_the_equator():
-    from tasks.controllers.sample import SampleCollector
-
-    pol = SampleCollector()
-    pol.phase, pol._n = "grasp", 0
-    pol._grasp_at = np.array([0.5, 0.0, 0.0])
-    pol._ray = np.array([0.0, 0.0, -1.0])
+    pol = _grasping_collector()
     for _ in range(14):
         pol.act(_state((0.5, 0.0, 0.0), 0.042))
     assert pol.phase == "lift"
