@@ -194,7 +194,7 @@ def step_monitored(model: mujoco.MjModel, data: mujoco.MjData, nstep: int,
     Raises:
         sims.world.SimulationError: On NaN/Inf state or a MuJoCo instability warning.
     """
-    before = world.warning_counts(data)
+    before = data.warning.number.tolist()
     elliptic = model.opt.cone == mujoco.mjtCone.mjCONE_ELLIPTIC
     geom, threshold = monitor.geom, monitor.threshold
     per, order = monitor._scratch
@@ -222,11 +222,4 @@ def step_monitored(model: mujoco.MjModel, data: mujoco.MjData, nstep: int,
                 monitor.break_force = f
     finally:
         monitor.last, monitor.peak, monitor.broken = last, peak, broken
-    after = world.warning_counts(data)
-    if (after > before).any():
-        raise world.SimulationError(f"MuJoCo instability warning(s) at t={data.time:.4f} s")
-    qpos, qvel = data.qpos, data.qvel
-    # a finite sum proves every element finite (one reduction each); else the exact test
-    if not (np.isfinite(qpos.sum() + qvel.sum())
-            or (np.isfinite(qpos).all() and np.isfinite(qvel).all())):
-        raise world.SimulationError(f"non-finite state at t={data.time:.4f} s")
+    world.check_step(data, before)

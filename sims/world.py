@@ -46,10 +46,20 @@ def step(model: mujoco.MjModel, data: mujoco.MjData, nstep: int = 1) -> None:
     MuJoCo resets the state itself on a bad-acceleration warning, so the
     warning counters (not only NaNs) are checked.
     """
-    number = data.warning.number  # a view: it shows the counts after the step too
-    before = number.tolist()  # all counters as ints: one list compare on the hot path
+    before = data.warning.number.tolist()  # all counters as ints: one list compare after
     mujoco.mj_step(model, data, nstep)
-    after = number.tolist()
+    check_step(data, before)
+
+
+def check_step(data: mujoco.MjData, before: list[int]) -> None:
+    """Raise SimulationError if steps taken since ``before`` went unstable.
+
+    ``before`` is ``data.warning.number.tolist()`` taken before the steps. A
+    fatal warning counter that grew, or a non-finite state, is an instability;
+    other warnings are not. Loops that step MuJoCo themselves (e.g.
+    :func:`sims.fragile.step_monitored`) call this after their last step.
+    """
+    after = data.warning.number.tolist()
     if after != before:  # some warning fired: fatal only if a fatal counter grew
         names = [w.name for w, i in zip(_FATAL_WARNINGS, _FATAL_INDEX.tolist(), strict=True)
                  if after[i] > before[i]]
