@@ -21,7 +21,6 @@ import mujoco
 import numpy as np
 
 from sims import world
-from sims.arm import _as_slice
 from tasks.touch.base import CONTACT_SOLREF, TABLE_TOP, VISION_POS_NOISE, TouchTaskEnv
 
 FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % of range), assumed
@@ -30,8 +29,6 @@ FRACTION_NOISE = 0.01  # 1-sigma of the camera's opening-fraction estimate (1 % 
 FRICTION_SOLIMP = (0.995, 0.999, 0.001, 0.5, 2.0)
 HANDLE_FRICTION = (0.6, 1.0)  # handle (painted metal / plastic) on silicone gel, assumed range
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
-# sims.world's fatal warnings; the order does not matter for an any() (a slice: consecutive ids)
-_FATAL = _as_slice(np.sort(world._FATAL_INDEX))
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class Articulation:
         state = self._state  # sized for this model (mj_getState checks the size)
         mujoco.mj_getState(model, data, state, _INTEGRATION)
         warn = data.warning
-        warnings = warn.number.copy()
+        warnings = warn.number.tolist()
         lastinfo = warn.lastinfo.copy()
         k = self.latch_k
         step = mujoco.mj_step
@@ -112,8 +109,9 @@ class Articulation:
             q = qpos.item(qadr)
             qfrc[dadr] = -k * q if q < travel else 0.0
             step(model, data)
-        if ((warn.number[_FATAL] > warnings[_FATAL]).any()
-                or not np.isfinite(qpos.sum() + data.qvel.sum())):
+        try:
+            world.check_step(data, warnings)  # world.step's check, once for the period
+        except world.SimulationError:
             mujoco.mj_setState(model, data, state, _INTEGRATION)  # rerun with per-step checks
             data.warning.number[:] = warnings
             data.warning.lastinfo[:] = lastinfo
