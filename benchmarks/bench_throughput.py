@@ -7,7 +7,10 @@ Sections (each measured as ``repeats`` interleaved runs; medians with min-max):
   (with its wrappers, as users run it), and raw ``mj_step`` replaying the *same*
   inputs the env applied (``mjSTATE_USER``: ctrl, applied forces, mocap, ...; their
   values at the end of each control period), from the same episode start states, on
-  the same model with the same substeps (``frame_skip``). The ratio env/raw is
+  the model each episode ran on (an env may rebuild it at reset) with the physics steps
+  the env took in each period (``frame_skip``; none for a step that only reports). The
+  replay's end state is compared with the env's bit for bit (``replay_identical``; a
+  difference is flagged in the table). The ratio env/raw is
   paired per repeat and uses process CPU time (``time.process_time``), which other
   processes on a shared machine barely disturb; wall-time ratios are in the JSON.
   An env that cannot be built headless is skipped with the reason.
@@ -44,7 +47,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +168,20 @@ def _integration_state(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray
     return state
 
 
-Segments = list[tuple[np.ndarray, list[np.ndarray]]]  # (start state, inputs applied) per episode
+@dataclass
+class Segment:
+    """One episode's stretch of an env run: the model it ran on (envs that rebuild their model
+    at reset, e.g. the cloth tasks' fabric, give each episode its own), its start state, the
+    inputs of every control period with the physics steps the env took in it (from the clock:
+    BeaconLocalize's report step, for one, takes none) and the state the env reached at its end."""
+
+    model: mujoco.MjModel
+    start: np.ndarray
+    inputs: list[tuple[np.ndarray, int]] = field(default_factory=list)
+    end: np.ndarray | None = None
+
+
+Segments = list[Segment]
 
 
 def _inputs(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
@@ -178,38 +194,54 @@ def _inputs(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
 
 
 def _env_run(env: gym.Env, actions: np.ndarray, seed: int) -> tuple[np.ndarray, Segments]:
-    """Time ``env.step`` over ``actions``; return (wall, CPU) seconds and the (start state, ctrls)
-    segments."""
+    """Time ``env.step`` over ``actions``; return (wall, CPU) seconds and the episode segments.
+
+    The env's ``model`` and ``data`` are looked up again after every reset: an env may replace
+    them there (a new fabric, a new scene), and the replay must run what the env ran.
+    """
     u = env.unwrapped
-    model, data = u.model, u.data
     env.reset(seed=seed)
-    segments: Segments = [(_integration_state(model, data), [])]
+    model, data = u.model, u.data
+    segments: Segments = [Segment(model, _integration_state(model, data))]
     elapsed = np.zeros(2)
     for a in actions:
+        t_sim = data.time
         t0 = _now()
         _, _, term, trunc, _ = env.step(a)
         elapsed += _now() - t0
-        segments[-1][1].append(_inputs(model, data))
+        nstep = round((data.time - t_sim) / model.opt.timestep)
+        segments[-1].inputs.append((_inputs(model, data), nstep))
         if term or trunc:
+            segments[-1].end = _integration_state(model, data)
             env.reset()
-            segments.append((_integration_state(model, data), []))
+            model, data = u.model, u.data
+            segments.append(Segment(model, _integration_state(model, data)))
+    segments[-1].end = _integration_state(model, data)
     return elapsed, segments
 
 
-def _raw_run(model: mujoco.MjModel, frame_skip: int, segments: Segments) -> np.ndarray:
-    """Time ``mj_step`` replaying the segments' controls from their start states."""
-    data = mujoco.MjData(model)
+def _raw_run(segments: Segments) -> tuple[np.ndarray, bool]:
+    """Time ``mj_step`` replaying the segments' inputs from their start states.
+
+    Returns (wall, CPU) seconds and whether every segment ended in the env's state bit for bit
+    (if not, the raw loop simulated something else and the ratio is not a like-for-like one).
+    """
     spec = mujoco.mjtState.mjSTATE_INTEGRATION
     user = mujoco.mjtState.mjSTATE_USER
+    datas = {id(s.model): mujoco.MjData(s.model) for s in segments}
     elapsed = np.zeros(2)
-    for state, inputs in segments:
-        mujoco.mj_setState(model, data, state, spec)
+    identical = True
+    for seg in segments:
+        model, data = seg.model, datas[id(seg.model)]
+        mujoco.mj_setState(model, data, seg.start, spec)
         t0 = _now()
-        for u in inputs:
+        for u, nstep in seg.inputs:
             mujoco.mj_setState(model, data, u, user)
-            mujoco.mj_step(model, data, frame_skip)
+            if nstep:
+                mujoco.mj_step(model, data, nstep)
         elapsed += _now() - t0
-    return elapsed
+        identical = identical and np.array_equal(_integration_state(model, data), seg.end)
+    return elapsed, identical
 
 
 def env_vs_raw(make_env: Callable[[], gym.Env], cfg: BenchConfig) -> dict[str, Any]:
@@ -217,19 +249,19 @@ def env_vs_raw(make_env: Callable[[], gym.Env], cfg: BenchConfig) -> dict[str, A
     env = make_env()
     try:
         u = env.unwrapped
-        model = u.model
         frame_skip = int(u.frame_skip)
         env.action_space.seed(cfg.seed)
         actions = np.stack([env.action_space.sample() for _ in range(cfg.steps)])
         _env_run(env, actions[: min(5, cfg.steps)], cfg.seed)  # warm-up (lazy allocations)
-        env_rates, raw_rates, ratios, wall_ratios = [], [], [], []
+        env_rates, raw_rates, ratios, wall_ratios, identical = [], [], [], [], []
         for r in range(cfg.repeats):
             if r % 2 == 0:
                 t_env, segments = _env_run(env, actions, cfg.seed + r)
-                t_raw = _raw_run(model, frame_skip, segments)
+                t_raw, same = _raw_run(segments)
             else:  # raw first; it replays the segments the env recorded on the previous seed
-                t_raw = _raw_run(model, frame_skip, segments)
+                t_raw, same = _raw_run(segments)
                 t_env, segments = _env_run(env, actions, cfg.seed + r - 1)
+            identical.append(same)
             env_rates.append(cfg.steps / t_env[1])
             raw_rates.append(cfg.steps / t_raw[1])
             ratios.append(t_raw[1] / t_env[1])
@@ -242,10 +274,13 @@ def env_vs_raw(make_env: Callable[[], gym.Env], cfg: BenchConfig) -> dict[str, A
             "ratio": summary(ratios),
             "ratio_wall": summary(wall_ratios),
             "overhead_us_per_step": summary(overhead_us),
+            # False: the replay did not reproduce the env's trajectory, so the raw loop
+            # simulated something else (contacts, a different model) and the ratio is suspect
+            "replay_identical": all(identical),
             "frame_skip": frame_skip,
-            "timestep_s": float(model.opt.timestep),
-            "nv": int(model.nv),
-            "ngeom": int(model.ngeom),
+            "timestep_s": float(u.model.opt.timestep),
+            "nv": int(u.model.nv),
+            "ngeom": int(u.model.ngeom),
         }
     finally:
         env.close()
@@ -517,6 +552,10 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             note = (f"the Python work of env.step besides mj_step (wrappers, action mapping, "
                     f"sensing, observation, reward, checks) costs {oh:.0f} us per step on top of "
                     f"{phys:.0f} us of physics{peer_txt}")
+        if not r.get("replay_identical", True):
+            note = (note + "; " if note else "") + (
+                "the raw replay did not reproduce the env's trajectory, so the two loops "
+                "simulated different things and the ratio is not like for like")
         rows.append(_check("env_vs_raw", ratio, env_id, note))
     tac = results.get("tactile", {})
     if "skipped" in tac:
@@ -607,7 +646,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| `{env_id}` env.step / raw mj_step, CPU time (frame_skip {r['frame_skip']}) | "
             f"{_fmt(r['ratio'])} ({r['env_steps_per_s']['median']:.0f} vs "
-            f"{r['raw_steps_per_s']['median']:.0f} steps/CPU-s; wall {r['ratio_wall']['median']:.2f}) | "
+            f"{r['raw_steps_per_s']['median']:.0f} steps/CPU-s; wall {r['ratio_wall']['median']:.2f}"
+            f"{'' if r.get('replay_identical', True) else '; replay differs'}) | "
             f"{'>= 0.9' if env_id != PEER_ENV else 'peer'} | "
             f"{'-' if env_id == PEER_ENV else ('yes' if r['ratio']['median'] >= 0.9 else 'no')} |")
     tac = results.get("tactile")

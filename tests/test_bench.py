@@ -110,3 +110,34 @@ def test_targets_are_evaluated_not_asserted():
     assert all(t["met"] in (True, None) for t in good)
     md = bt.markdown({**_fake(0.6, 1.1, 80.0), "targets": bad})
     assert "Why targets fall short" in md and "| no |" in md
+
+
+@pytest.mark.parametrize("env_id, kwargs", [
+    # rebuilds its model at every reset (the fabric is sampled): the replay must follow it
+    ("embodisim/ClothFlatten-v0", {"cloth_count": 6}),
+    # a report step ends the episode without physics: the replay must take no step there
+    ("embodisim/BeaconLocalize-v0", {}),
+])
+def test_raw_replay_reproduces_the_env_trajectory(env_id, kwargs):
+    import gymnasium as gym
+    import numpy as np
+
+    env = gym.make(env_id, **kwargs)
+    try:
+        env.action_space.seed(3)
+        actions = np.stack([env.action_space.sample() for _ in range(12)])
+        if env_id.endswith("BeaconLocalize-v0"):
+            actions[:, 4] = -1.0
+            actions[[3, 7], 4] = 1.0  # two report steps: three episodes
+        _, segments = bt._env_run(env, actions, seed=5)
+        assert len(segments) == (3 if env_id.endswith("BeaconLocalize-v0") else 1)
+        if env_id.endswith("BeaconLocalize-v0"):
+            assert [n for _, n in segments[0].inputs][-1] == 0  # the report step took no physics
+        _, identical = bt._raw_run(segments)
+        assert identical
+        # a wrong model (the first episode's for all) or wrong step counts would be caught
+        broken = [bt.Segment(segments[0].model, s.start, [(u, n + 1) for u, n in s.inputs], s.end)
+                  for s in segments]
+        assert not bt._raw_run(broken)[1]
+    finally:
+        env.close()
