@@ -24,9 +24,11 @@
     :meth:`sims.fragile.BreakMonitor.update` (a Python call per environment
     per substep around one compiled pass over the contact list; the single
     env runs the same pass inlined in :func:`sims.fragile.step_monitored`).
-  - instability checks as :func:`sims.world.step`: at the end of the period,
-    or after every substep where the single environment steps substep by
-    substep with :func:`sims.world.step` (an engaged latch), stopping there.
+  - instability checks as :func:`sims.world.step`, once at the end of the
+    period. A sub-environment whose engaged latch period ends unstable is rerun
+    from its start state (still in its own MjData) by its own
+    ``Articulation.step``, which finds the first bad substep exactly as the
+    single environment does.
 
 * **tactile fields** of all sub-environments whose pads share one static
   geometry (the usual case: the arm is built before the fixture) come from ONE
@@ -63,6 +65,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from sims import world
 from sims.batch import _FATAL_IDX, _WARNING_NUMBER, _size_signature
 from sims.tactile import TactileArray
 from sims.world import _FATAL_WARNINGS
@@ -238,7 +241,7 @@ class TouchBatchEnv(VectorEnv):
                 e = self.envs[i]
                 mujoco.mj_getState(e.model, e.data, b.state[r], _INTEGRATION)
             m = len(members)
-            latch = np.zeros(m, dtype=bool)  # latch engaged: force rewritten, stability checked per substep
+            latch = np.zeros(m, dtype=bool)  # latch engaged: detent force rewritten every substep
             monitor = np.zeros(m, dtype=bool)  # break monitor after every substep
             k_latch, travel = np.zeros(m), np.zeros(m)
             qadr, dadr = np.zeros(m, dtype=np.intp), np.zeros(m, dtype=np.intp)
@@ -259,15 +262,15 @@ class TouchBatchEnv(VectorEnv):
                 self._batch_step(g, rows, members, fs, errors)
             else:  # one substep per batch call
                 alive = np.ones(m, dtype=bool)
+                lj_all = np.flatnonzero(latch)
                 for _ in range(fs):
                     sel = np.flatnonzero(alive)
                     if sel.size == 0:
                         break
-                    lj = sel[latch[sel]]
+                    lj = lj_all if alive.all() else lj_all[alive[lj_all]]
                     if lj.size:  # Articulation.apply_latch, as one array operation
                         q = qpos[rows[lj], qadr[lj]]
                         qfrc[rows[lj], dadr[lj]] = np.where(q < travel[lj], -k_latch[lj] * q, 0.0)
-                        w_before = b.warning[rows[lj]][:, _FATAL_IDX, _WARNING_NUMBER].copy()
                     self._batch_step(g, rows[sel], [members[j] for j in sel], 1, errors)
                     if errors:
                         alive &= np.array([i not in errors for i in members])
@@ -275,16 +278,26 @@ class TouchBatchEnv(VectorEnv):
                         e = self.envs[members[j]]
                         b.get_data(int(rows[j]), e.data)
                         e.monitor.update(e.data)  # type: ignore[attr-defined]
-                    if lj.size:  # world.step per substep (engaged latch): stop at the first bad one
-                        for j, msg in self._unstable(g, lj, rows[lj], w_before).items():
-                            if alive[j]:
-                                errors[members[j]] = msg
-                                alive[j] = False
+            rerun: set[int] = set()
             for j, msg in self._unstable(g, np.arange(m), rows, warn0).items():
-                errors.setdefault(members[j], msg)
+                i = members[j]
+                if latch[j] and i not in errors:
+                    # Articulation.step checks an engaged latch once per period and, when the
+                    # period ends unstable, reruns it step by step to stop at the first bad
+                    # step: the sub-environment's MjData still holds the period's start state,
+                    # so its own Articulation.step reproduces that exactly
+                    rerun.add(i)
+                    e = self.envs[i]
+                    try:
+                        e.art.step(e.model, e.data, fs)  # type: ignore[attr-defined]
+                    except world.SimulationError as exc:
+                        errors[i] = str(exc)
+                else:
+                    errors.setdefault(i, msg)
             for j, i in enumerate(members):
                 e = self.envs[i]
-                b.get_data(int(rows[j]), e.data)
+                if i not in rerun:
+                    b.get_data(int(rows[j]), e.data)
                 if i in errors:
                     e.sim_error = errors[i]
 

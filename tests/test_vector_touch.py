@@ -107,6 +107,33 @@ def test_scripted_grasp_touches_and_stays_identical() -> None:
     sync.close()
 
 
+def test_unstable_latch_period_ends_the_episode_as_the_single_env() -> None:
+    """A door kicked mid-latch: same error, same step and same state as the single env."""
+    batch = BATCH_TASKS[DOOR](KWARGS, num_threads=2, max_episode_steps=50)
+    sync = _sync(DOOR, 50)
+    _assert_same(batch.reset(seed=2), sync.reset(seed=2), "reset")
+    rng = np.random.default_rng(1)
+    errors = 0
+    for k in range(6):
+        if k == 2:  # env 0: an absurd door speed while its latch is engaged
+            for env in (batch.envs[0], sync.envs[0].unwrapped):
+                assert env.data.qpos[env.art.qadr] < env.art.ranges.latch_travel
+                env.data.qvel[env.art.dadr] = 1e12
+        a = rng.uniform(-1.0, 1.0, (N, 5)).astype(np.float32)
+        out_b, out_s = batch.step(a), sync.step(a)
+        for name, x, y in zip(("obs", "reward", "terminated", "truncated", "info"), out_b, out_s,
+                              strict=True):
+            _assert_same(x, y, f"step {k} {name}")
+        if k == 2:
+            assert out_b[2][0] and not out_b[2][1:].any()  # only the kicked env ended
+            assert batch.envs[0].sim_error == sync.envs[0].unwrapped.sim_error
+            errors += batch.envs[0].sim_error is not None
+            assert np.array_equal(batch.envs[0].data.qpos, sync.envs[0].unwrapped.data.qpos)
+    assert errors == 1
+    batch.close()
+    sync.close()
+
+
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         BATCH_TASKS[DOOR]([{"render_mode": "rgb_array"}])
