@@ -41,6 +41,28 @@ DEFAULT_NCONMAX = 64  # contacts per world
 DEFAULT_NJMAX = 256  # constraint rows per world
 
 
+def warp_available() -> tuple[bool, str]:
+    """Whether MuJoCo Warp can run here at all (a CUDA device or warp's CPU device), and why not.
+
+    Warp compiles the same kernels for its ``"cpu"`` device, so where no CUDA device
+    exists the warp backend still runs - single precision, MuJoCo Warp's own collision
+    pipeline - only slowly: enough to check the GPU path's code and its agreement with
+    the CPU reference (the tests do), not to measure GPU speed.
+    """
+    missing = [name for name in ("warp", "mujoco_warp") if importlib.util.find_spec(name) is None]
+    if missing:
+        return False, f"mujoco-warp is not installed ({missing[0]}): pip install mujoco-warp (extra 'gpu')"
+    import warp as wp
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # warp prints its banner on stdout
+            wp.init()
+        device = wp.get_device()
+    except Exception as exc:  # noqa: BLE001  (driver/toolkit problems surface as various errors)
+        return False, f"warp could not initialize: {type(exc).__name__}: {exc}"
+    return True, f"warp default device {device.alias!r}"
+
+
 def cuda_available() -> tuple[bool, str]:
     """Whether MuJoCo Warp can run on a CUDA device here, and why not if it cannot.
 
@@ -73,7 +95,8 @@ class WarpSim:
         outputs: Accepted for BatchSim's signature; every field is readable.
         nconmax: Contacts allocated per world.
         njmax: Constraint rows allocated per world.
-        device: Warp device, e.g. ``"cuda:0"``; None: warp's default device.
+        device: Warp device, e.g. ``"cuda:0"`` or ``"cpu"``; None: warp's default device
+            (the first CUDA device, else the CPU: slow, for checks - see :func:`warp_available`).
         graph: Capture the ``nstep`` physics steps of :meth:`step` as a CUDA graph
             (CUDA devices only).
 

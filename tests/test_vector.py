@@ -226,17 +226,21 @@ def test_make_vec_reexported_and_sync_backend_generic():
     env.close()
 
 
-# --- GPU path (MuJoCo Warp): runs only where CUDA and mujoco-warp are present ------------------
-def _require_cuda() -> None:
-    from sims.warp_backend import cuda_available
+# --- GPU path (MuJoCo Warp): runs wherever mujoco-warp is installed (extra 'gpu', which CI
+# installs). Without CUDA it runs on warp's CPU device: the same float32 kernels, so these
+# tests check the GPU path's code and its agreement with the CPU reference, not its speed.
+# The first run compiles MuJoCo Warp's kernels for the device (minutes; cached afterwards).
+def _require_warp() -> None:
+    from sims.warp_backend import warp_available
 
-    ok, why = cuda_available()
+    ok, why = warp_available()
     if not ok:
         pytest.skip(f"warp backend: {why}")
 
 
+@pytest.mark.slow
 def test_warp_free_fall_closed_form():
-    _require_cuda()
+    _require_warp()
     from sims.warp_backend import WarpSim
 
     n, h = 25, 0.01
@@ -247,8 +251,9 @@ def test_warp_free_fall_closed_form():
     np.testing.assert_allclose(sim.read("qpos")[:, 2], 10.0 - 1.62 * h * h * n * (n + 1) / 2, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_warp_vector_env_tracks_cpu_over_short_horizon():
-    _require_cuda()
+    _require_warp()
     vg = make_vec(ROVER, 4, backend="warp")
     vc = make_vec(ROVER, 4, backend="batch", num_threads=1)
     og, _ = vg.reset(seed=0)
