@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 GOAL = slice(0, 3)
+GYRO = slice(3, 6)
 ACCEL = slice(6, 9)
 QUAT = slice(9, 13)
 WHEELS = slice(13, 17)
@@ -20,6 +21,24 @@ RANGES = slice(17, 22)
 BEAM_DOWN_DEG = 12.0  # rangefinder depression angle (sims.rover)
 BEAM_YAW_DEG = np.array([-40.0, -20.0, 0.0, 20.0, 40.0])
 SENSOR_HEIGHT = 0.26  # [m] rangefinder origin above ground when resting (chassis centre)
+
+# Milli-g regime (small bodies, g ~ 1e-3 m/s^2): the accelerometer's norm there is its noise
+# (~0.017 m/s^2 for 0.01 m/s^2 per axis); Ceres (0.28 m/s^2) and everything heavier read above.
+LOW_G = 0.08  # [m/s^2] median accelerometer norm below which the milli-g mode drives
+LOW_G_SAMPLES = 5  # readings before the regime is decided (the first one is the landing kick)
+# In milli-g the rover is airborne or pivoting on one wheel for tens of seconds after any
+# kick (fall time ~ sqrt(h / g)); driving then pitches it over (traction below the centre of
+# mass, wheel spin-up reaction: asteroid-microgravity seed 3 tipped at 20 s that way, while with
+# the wheels still it rocks to 26 deg and lands). While the rover is both tilted and rotating
+# (filtered roll/pitch rate) it holds the wheels still (spinning them against the pitch rate was tried:
+# it pumps the slow gravity rocking and lands the rover already rolling backwards).
+SETTLED_RATE = 0.012  # [rad/s] filtered |roll, pitch rate| below which the rover is settled
+SETTLED_TILT_DEG = 15.0  # [deg] tilt below which it is settled
+# skid-steer turning in place is the fastest way to change heading at milli-g (measured on
+# asteroid-microgravity: ~3 deg/s at full command, ~1.5 deg/s on an arc with one side stopped);
+# thresholds chosen on asteroid seeds 0-19 (25/10 and 20/8 deg: 18/20, 35/15 and 45/20: 20/20)
+TURN_IN_PLACE_DEG = 45.0  # [deg] heading error above which the milli-g mode turns in place
+TURN_DONE_DEG = 20.0  # [deg] heading error below which it drives again
 
 
 class RoverGoalSeeker:
@@ -62,18 +81,77 @@ class RoverGoalSeeker:
         self._escape_until = -1.0
         self._escape_dir = 1.0
         self._escape_start = 0.0
+        self._norms: list[float] = []
+        self._low_g: bool | None = None
+        self._rate_xy = np.zeros(2)
+        self._turning = False
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Wheel commands [left, right] in [-1, 1] from one observation."""
+    @property
+    def low_g(self) -> bool:
+        """Whether the measured gravity is milli-g (decided after the first readings)."""
+        return bool(self._low_g)
+
+    def _update_regime(self, obs: np.ndarray) -> None:
+        """Gravity regime from the median accelerometer norm; filtered roll/pitch rate."""
+        if self._low_g is None:
+            self._norms.append(float(np.linalg.norm(obs[ACCEL])))
+            if len(self._norms) >= LOW_G_SAMPLES:
+                self._low_g = float(np.median(self._norms)) < LOW_G
+        self._rate_xy = 0.8 * self._rate_xy + 0.2 * obs[GYRO][:2]
+
+    def settle_command(self, obs: np.ndarray) -> np.ndarray | None:
+        """Milli-g only: the wheel command while the rover is not settled on the ground, else None.
+
+        The wheels are held still (traction of a wheel still touching the ground and the
+        wheels' spin-up reaction would both pitch the chassis further); the stall detector
+        is held.
+        """
+        if not self._low_g:
+            return None
+        tilt = math.degrees(_tilt(obs[QUAT]))
+        if float(np.linalg.norm(self._rate_xy)) < SETTLED_RATE or tilt < SETTLED_TILT_DEG:
+            return None
+        self._hold_progress()
+        self._turning = False
+        return self._rate_limited(np.zeros(2))
+
+    def _hold_progress(self) -> None:
+        """Restart the stall detector (the next distance becomes the reference)."""
+        self._best, self._best_t = math.inf, self._t
+
+    def turn_in_place(self, obs: np.ndarray, direction: float, speed: float) -> np.ndarray:
+        """Turn in place (``direction`` +1 left, -1 right) at ``speed``, e.g. to search.
+
+        Uses the same gravity estimate, milli-g settling and rate limit as :meth:`act`, and
+        holds the stall detector (turning is not a lack of progress).
+        """
         obs = np.asarray(obs, dtype=np.float64)
+        self._observe(obs)
+        self._hold_progress()
+        hold = self.settle_command(obs)
+        if hold is not None:
+            return hold
+        return self._rate_limited(np.array([-speed * direction, speed * direction]))
+
+    def _observe(self, obs: np.ndarray) -> None:
+        """Per-step bookkeeping from one observation: gravity, regime, clock."""
         # gravity from the accelerometer, low-pass filtered: the first reading can be ~0
         # (the rover is dropped onto the ground at reset and is briefly in free fall)
         a_norm = float(np.linalg.norm(obs[ACCEL]))
         self._g_est = a_norm if self._g_est is None else 0.9 * self._g_est + 0.1 * a_norm
+        self._update_regime(obs)
+        self._t += self.dt
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Wheel commands [left, right] in [-1, 1] from one observation."""
+        obs = np.asarray(obs, dtype=np.float64)
+        self._observe(obs)
         gx, gy = obs[GOAL][0], obs[GOAL][1]
         dist = math.hypot(gx, gy)
         err = math.atan2(gy, gx)
-        self._t += self.dt
+        hold = self.settle_command(obs)
+        if hold is not None:
+            return hold
         if dist < self._best - self.progress_step:
             self._best, self._best_t = dist, self._t
         ranges = obs[RANGES]
@@ -81,7 +159,9 @@ class RoverGoalSeeker:
             return self._rate_limited(self._escape_command())
         # everything happens slower in weak gravity (time scale ~ 1/sqrt(g))
         patience = self.escape_after * float(np.clip(math.sqrt(1.62 / max(self._g_est, 1e-4)), 1, 4))
-        if self._t - self._best_t > patience:
+        # (not in milli-g: a stall there is the slow traction-limited acceleration, and
+        # reversing would cost twice the time it took to build the speed)
+        if self._t - self._best_t > patience and not self._low_g:
             # stalled: back off straight, turn away from the nearer obstacles, drive on
             # straight for a while, then resume goal seeking
             inv = 1.0 / np.maximum(ranges, 0.1)
@@ -106,6 +186,8 @@ class RoverGoalSeeker:
             if hazard[2] and abs(steer) < 0.3:
                 steer = 0.6 if self._avoid >= 0 else -0.6
         self._avoid = 0.9 * self._avoid + 0.1 * steer
+        if self._low_g:
+            return self._rate_limited(self._low_g_target(err, steer))
         turn = float(np.clip(self.turn_gain * err + steer, -1.0, 1.0))
         if abs(err) > math.radians(70):
             fwd = 0.0
@@ -115,6 +197,23 @@ class RoverGoalSeeker:
                 fwd *= 0.5
         target = np.clip(np.array([fwd - 0.6 * turn, fwd + 0.6 * turn]), -1.0, 1.0)
         return self._rate_limited(target)
+
+    def _low_g_target(self, err: float, steer: float) -> np.ndarray:
+        """Milli-g wheel targets: turn in place onto the goal, then full speed ahead.
+
+        Acceleration is traction-limited (~mu g, a few mm/s^2) and success ends the episode
+        inside the goal region, so there is nothing to gain from slowing down on approach.
+        """
+        if abs(err) > math.radians(TURN_IN_PLACE_DEG):
+            self._turning = True
+        elif abs(err) < math.radians(TURN_DONE_DEG):
+            self._turning = False
+        if self._turning:
+            self._hold_progress()
+            s = 1.0 if err > 0 else -1.0
+            return np.array([-s, s])
+        turn = float(np.clip(self.turn_gain * err + steer, -1.0, 1.0))
+        return np.clip(np.array([1.0 - 0.6 * turn, 1.0 + 0.6 * turn]), -1.0, 1.0)
 
     def _escape_command(self) -> np.ndarray:
         """Reverse, then turn in place (away from obstacles), then straight ahead."""
@@ -131,6 +230,12 @@ class RoverGoalSeeker:
         max_delta = float(np.clip(self.mu_guess * g * self.dt / 0.2, 0.01, 0.5))
         self._cmd = self._cmd + np.clip(target - self._cmd, -max_delta, max_delta)
         return self._cmd.astype(np.float32)
+
+
+def _tilt(q: np.ndarray) -> float:
+    """Tilt of the body z axis from vertical [rad] from an attitude quaternion (w, x, y, z)."""
+    _, x, y, _ = (float(v) for v in q)
+    return math.acos(float(np.clip(1.0 - 2.0 * (x * x + y * y), -1.0, 1.0)))
 
 
 def _pitch(q: np.ndarray) -> float:
