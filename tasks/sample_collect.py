@@ -10,7 +10,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from scenes.build import build_scene
+from scenes.build import build_scene, sun_direction
 from scenes.generate import resolve_scenario
 from scenes.spec import ScenarioSpec
 from sims.arm import ArmController, ArmParams, add_arm
@@ -32,7 +32,12 @@ SAMPLE_DENSITY = 2800.0  # [kg/m^3] basalt/anorthosite ~2.8 g/cm^3 (Lunar Source
 SAMPLE_ALBEDO = 0.45  # [-] light-toned anorthosite fragment (Lunar Sourcebook ch. 10), assumed
 STOW_JOINT1 = math.pi / 2  # [rad] arm turned towards the container: out of the camera's view
 ACCEL_NOISE = 0.01  # [m/s^2] lander accelerometer noise, assumed
-STATE_SIZE = 14
+# Lander sun sensor: 1-sigma angular error per axis, drawn once per episode (a mounting /
+# calibration bias dominates; digital fine sun sensors reach 0.01-0.1 deg, coarse cosine
+# sensors 1-3 deg: Wertz, "Spacecraft Attitude Determination and Control", ch. 6; a fine
+# sensor's figure degraded for an uncalibrated lander mount, assumed)
+SUN_SENSOR_SIGMA_DEG = 0.5
+STATE_SIZE = 17
 IMPRATIO = 10.0  # friction-to-normal impedance ratio: stiffer friction, a gripped sample does not creep
 # MuJoCo's soft contacts let a body held by friction slide slowly even well inside the
 # friction cone (under gravity plus the off-equator squeeze, a gripped sample crept 3-4 mm
@@ -58,11 +63,16 @@ class SampleCollectEnv(MujocoTaskEnv):
     rounded rock sample lies on the terrain in front of the lander. Actions (5 floats in
     [-1, 1]): TCP displacement in the lander frame (x, y, z, times ``max_step``),
     hand yaw change (times ``max_yaw_step``) and the gripper (> 0 open, <= 0 close).
-    The state (14 floats, lander frame) holds only the lander's own sensing: TCP
+    The state (17 floats, lander frame) holds only the lander's own sensing: TCP
     position and yaw from the joint encoders, jaw opening, servo tracking error
     (target - TCP, shows contact), the sample's viewing ray from the perception
-    pipeline (``tasks.perception.sample``: unit direction, valid flag, age [s]) and
-    the accelerometer's gravity magnitude. ``obs_mode`` adds/substitutes the frame.
+    pipeline (``tasks.perception.sample``: unit direction, valid flag, age [s]), the
+    accelerometer's gravity magnitude and the sun sensor's unit vector toward the sun
+    (3 floats, lander frame; zeros while the sun is below the horizon; error
+    ``SUN_SENSOR_SIGMA_DEG`` per axis, drawn once per episode). The perception
+    pipeline uses the sun direction to find the centre of a rock lit from one side
+    (:meth:`tasks.perception.sample.SampleDetector.refine`). ``obs_mode``
+    adds/substitutes the frame.
 
     **Randomizations.** Scene from ``condition``/``scenario_seed`` (terrain slope and
     roughness under the workspace, lighting, gravity, regolith friction); per episode
@@ -136,7 +146,13 @@ class SampleCollectEnv(MujocoTaskEnv):
 
         self.camera = ColourCamera(model, "lander_cam", self.scene.light_ref, camera_size,
                                    camera_size)
-        self.detector = SampleDetector()
+        self.detector = SampleDetector(sample_radii=SAMPLE_RADII,
+                                       sample_range=CAMERA_POS[2] - SAMPLE_HALF)
+        lt = scenario.lighting
+        # the sun's true direction in the lander frame (the sun sensor reads it with an error)
+        self._sun_true = (self._rot.T @ sun_direction(lt.sun_elevation_deg, lt.sun_azimuth_deg)
+                          if lt.sun_elevation_deg > 0.0 else np.zeros(3))
+        self._sun = self._sun_true.copy()
         self.container_pos = np.array(CONTAINER_POS)  # lander calibration, known to controllers
         self._sample = model.body("sample").id
         self._sample_geom = model.geom("sample").id
@@ -257,6 +273,14 @@ class SampleCollectEnv(MujocoTaskEnv):
         self._sample_z0 = float(self.data.xpos[self._sample][2])
         self._target = self.ctl.ee_pos(self.data)
         self._target_yaw = self.ctl.ee_yaw(self.data)
+        if self._sun_true.any():
+            # sun sensor error: a small rotation about two axes normal to the sun line
+            e1 = np.cross(self._sun_true, [0.0, 0.0, 1.0])
+            e1 = e1 / np.linalg.norm(e1) if np.linalg.norm(e1) > 1e-9 else np.array([1.0, 0, 0])
+            e2 = np.cross(self._sun_true, e1)
+            err = rng.normal(0.0, math.radians(SUN_SENSOR_SIGMA_DEG), 2)
+            sun = self._sun_true + err[0] * e1 + err[1] * e2
+            self._sun = sun / np.linalg.norm(sun)
         self.camera.reset()
         self.camera.settle_exposure(self.data, rng)
         self._camera_frame()
@@ -314,7 +338,8 @@ class SampleCollectEnv(MujocoTaskEnv):
     # --- perception ----------------------------------------------------------------------------
     def _camera_frame(self) -> None:
         self._image = self.camera.capture(self.data, self._rng)
-        det = self.detector.detect(self._image, self.camera.calibration, self._prior_uv)
+        det = self.detector.detect(self._image, self.camera.calibration, self._prior_uv,
+                                   self._sun if self._sun.any() else None)
         if det is not None:
             self._ray = np.asarray(det.ray)
             self._ray_t = float(self.data.time)
@@ -356,7 +381,7 @@ class SampleCollectEnv(MujocoTaskEnv):
         g += float(self._rng.normal(0.0, ACCEL_NOISE))
         state = np.concatenate([
             ee, [self.ctl.ee_yaw(self.data) - self._yaw, self.ctl.opening(self.data)], err,
-            self._ray, [1.0 if self._ray_t is not None else 0.0, age, g],
+            self._ray, [1.0 if self._ray_t is not None else 0.0, age, g], self._sun,
         ]).astype(np.float32)
         if self.obs_mode == "state":
             return state

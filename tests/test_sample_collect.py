@@ -108,8 +108,8 @@ def test_detector_rejects_bad_knobs():
 
 
 def _state(ee: tuple[float, float, float], opening: float) -> np.ndarray:
-    """A 14-float SampleCollect state: TCP, yaw, opening, no tracking error, a fresh ray."""
-    s = np.zeros(14, dtype=np.float32)
+    """A 17-float SampleCollect state: TCP, yaw, opening, no tracking error, a fresh ray."""
+    s = np.zeros(17, dtype=np.float32)
     s[0:3] = ee
     s[4] = opening
     s[8:11] = (0.0, 0.0, -1.0)
