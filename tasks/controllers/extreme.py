@@ -29,6 +29,11 @@ WHEELS = slice(13, 17)
 GOAL_AGE = 24  # index of goal_age in the camera-mode state vector
 WHEEL_RADIUS = 0.15  # [m] rover calibration (sims.rover.RoverParams.wheel_radius)
 FRESH_S = 1e-6  # [s] a goal_age this small marks a fix from the current frame
+# Milli-g search (RoverGoalSeeker.low_g): turning is slow there (~3 deg/s at full command), so
+# the sweep only goes as far as needed: the goal lies within +/-60 deg of the start heading
+# (+/-5 deg heading noise) and the camera sees +/-30 deg, so +/-35 deg covers it.
+LOW_G_SWEEP_DEG = 35.0  # [deg] sweep half-width about the start heading in milli-g
+LOW_G_LOST_FACTOR = 4.0  # milli-g: fixes stay usable this many times longer (slow motion)
 
 
 def _yaw(q: np.ndarray) -> float:
@@ -103,7 +108,9 @@ class RoverCameraSeeker:
                 self._since_fix = 0.0
         self._last_age = age
         self._since_fix += self.dt
-        if self._odo.goal is None or self._since_fix > self.lost_after_s:
+        if self._odo.goal is None or self._since_fix > self._lost_after():
+            if self._inner.low_g:
+                return self._search_low_g(state, yaw)
             # search: sweep +/-75 deg about the start heading (the goal of every condition lies
             # within +/-60 deg of it), then keep turning; the inner loop's rate limit applies
             self._fixes = []
@@ -120,6 +127,23 @@ class RoverCameraSeeker:
         inner = state[:24].copy()
         inner[0:2] = self._odo.goal
         return self._inner.act(inner)
+
+    def _lost_after(self) -> float:
+        """Seconds without a fix after which the goal counts as lost."""
+        return self.lost_after_s * (LOW_G_LOST_FACTOR if self._inner.low_g else 1.0)
+
+    def _search_low_g(self, state: np.ndarray, yaw: float) -> np.ndarray:
+        """Milli-g search: sweep right then left by LOW_G_SWEEP_DEG, turning in place at full speed."""
+        self._fixes = []
+        assert self._yaw0 is not None
+        rel = math.remainder(yaw - self._yaw0, 2 * math.pi)
+        lim = math.radians(LOW_G_SWEEP_DEG)
+        if self._sweep == 0 and rel < -lim:
+            self._sweep = 1
+        elif self._sweep == 1 and rel > lim:
+            self._sweep = 0
+        direction = -1.0 if self._sweep == 0 else 1.0
+        return self._inner.turn_in_place(state[:24], direction, 1.0)
 
 
 class BeaconLocalizer(RoverCameraSeeker):
@@ -153,7 +177,7 @@ class BeaconLocalizer(RoverCameraSeeker):
         age = float(state[GOAL_AGE])
         fresh = age < 90.0 and (age < self._last_age or age <= FRESH_S)
         wheels = RoverCameraSeeker.act(self, obs)
-        est = self._odo.goal if self._since_fix <= self.lost_after_s else None
+        est = self._odo.goal if self._since_fix <= self._lost_after() else None
         if est is None:
             self._stopped = []
             return np.concatenate([wheels, [0.0, 0.0, -1.0]]).astype(np.float32)
