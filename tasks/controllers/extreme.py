@@ -33,6 +33,10 @@ FRESH_S = 1e-6  # [s] a goal_age this small marks a fix from the current frame
 # the sweep only goes as far as needed: the goal lies within +/-60 deg of the start heading
 # (+/-5 deg heading noise) and the camera sees +/-30 deg, so +/-35 deg covers it.
 LOW_G_SWEEP_DEG = 35.0  # [deg] sweep half-width about the start heading in milli-g
+# A beacon at the image edge is cut off and ranged wrongly (asteroid seed 18: fixes jumped from
+# 1.8 m to 6.3 m as it left the +/-30 deg field of view, and six agreeing wrong fixes were
+# reported): the localizer faces the beacon before collecting the fixes it reports.
+REPORT_BEARING_DEG = 20.0  # [deg] largest bearing of the estimate at which fixes are collected
 LOW_G_LOST_FACTOR = 4.0  # milli-g: fixes stay usable this many times longer (slow motion)
 
 
@@ -183,7 +187,13 @@ class BeaconLocalizer(RoverCameraSeeker):
             return np.concatenate([wheels, [0.0, 0.0, -1.0]]).astype(np.float32)
         report = -1.0
         near = float(np.linalg.norm(est)) <= self.report_range
-        if near or self._stopped:
+        bearing = math.atan2(float(est[1]), float(est[0]))
+        if (near or self._stopped) and abs(bearing) > math.radians(REPORT_BEARING_DEG):
+            self._stopped = []
+            speed = 1.0 if self._inner.low_g else 0.5
+            wheels = self._inner.turn_in_place(state[:24], math.copysign(1.0, bearing), speed,
+                                               observe=False)
+        elif near or self._stopped:
             # stop and look: collect fixes while standing still, report when they agree
             wheels = np.zeros(2)
             self._stop_steps += 1

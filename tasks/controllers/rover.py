@@ -123,14 +123,17 @@ class RoverGoalSeeker:
         """Restart the stall detector (the next distance becomes the reference)."""
         self._best, self._best_t = math.inf, self._t
 
-    def turn_in_place(self, obs: np.ndarray, direction: float, speed: float) -> np.ndarray:
+    def turn_in_place(self, obs: np.ndarray, direction: float, speed: float,
+                      observe: bool = True) -> np.ndarray:
         """Turn in place (``direction`` +1 left, -1 right) at ``speed``, e.g. to search.
 
         Uses the same gravity estimate, milli-g settling and rate limit as :meth:`act`, and
-        holds the stall detector (turning is not a lack of progress).
+        holds the stall detector (turning is not a lack of progress). ``observe=False``
+        when :meth:`act` has already seen this observation (the clock advances once a step).
         """
         obs = np.asarray(obs, dtype=np.float64)
-        self._observe(obs)
+        if observe:
+            self._observe(obs)
         self._hold_progress()
         hold = self.settle_command(obs)
         if hold is not None:
