@@ -129,8 +129,10 @@ def _grasping_collector():
 
 
 def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
-    """Closed jaws at 36 mm (chord ~9 mm off the 44 mm equator): open, turn 90 deg, look."""
+    """Closed jaws at 36 mm (chord ~9 mm off the 44 mm equator) after the grasp was already
+    lowered once: open, turn 90 deg, look."""
     pol = _grasping_collector()
+    pol._lowered = True
     for _ in range(14):
         pol.act(_state((0.5, 0.0, 0.0), 0.036))
     assert pol.phase == "regrasp"
@@ -143,7 +145,7 @@ def test_controller_regrasps_turned_when_the_jaws_squeeze_off_the_equator():
 def test_controller_keeps_a_grip_on_the_equator():
     pol = _grasping_collector()
     for _ in range(14):
-        pol.act(_state((0.5, 0.0, 0.0), 0.042))
+        pol.act(_state((0.5, 0.0, 0.0), 0.043))
     assert pol.phase == "lift"
 
 
@@ -161,3 +163,99 @@ def test_controller_retry_turns_the_jaws_the_other_way_each_time():
             turns[-1] += float(pol.act(_state((0.0, 0.4, 0.35), 0.08))[3])
     assert turns[0] * pol.max_yaw_step == pytest.approx(np.pi / 2, abs=0.05)
     assert turns[1] == pytest.approx(-turns[0])
+
+
+def _low_sun_frame(u0: float, v0: float, elev_deg: float) -> tuple[np.ndarray, CameraModel,
+                                                                    np.ndarray]:
+    """A 64 px frame of a 22 mm sphere on level ground at 0.934 m under a sun ``elev_deg``
+    above the horizon toward +u (image right), rendered by ray casting at 8x8 samples per
+    pixel: Lambertian rock (albedo 0.45), regolith (0.12), sky/ground-bounce ambient."""
+    calib = CameraModel(width=64, height=64, focal_px=77.25, pos_body=(0.0, 0.0, 0.95),
+                        rot_body=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    e = np.radians(elev_deg)
+    sun = np.array([np.cos(e), 0.0, np.sin(e)])
+    ss = 8
+    g = (np.arange(64 * ss) + 0.5) / ss
+    uu, vv = np.meshgrid(g, g)
+    d = calib.rays_body(uu.ravel(), vv.ravel())
+    o = np.array(calib.pos_body)
+    ray = calib.rays_body(np.array([u0]), np.array([v0]))[0]
+    c = o + ray * (0.934 / -ray[2])  # on the ray through (u0, v0), 0.934 m below the camera
+    r = 0.022
+    oc = o - c
+    b = d @ oc
+    disc = b * b - (oc @ oc - r * r)
+    t = -b - np.sqrt(np.maximum(disc, 0.0))
+    hit = disc > 0
+    n = (o + t[:, None] * d - c) / r
+    rock = 0.45 * (np.clip(n @ sun, 0.0, None) + 0.05)
+    tg = (c[2] - r - o[2]) / d[:, 2]
+    gp = o + tg[:, None] * d - c  # ground point relative to the centre
+    gb = gp @ sun
+    shadow = (gb * gb - ((gp * gp).sum(-1) - r * r) > 0) & (gb < 0)
+    ground = 0.12 * (np.where(shadow, 0.0, np.sin(e)) + 0.05)
+    lum = np.where(hit, rock, ground).reshape(64 * ss, 64 * ss)
+    lum = lum.reshape(64, ss, 64, ss).mean(axis=(1, 3))
+    lum *= 1.0 + 0.01 * np.random.default_rng(5).standard_normal(lum.shape)
+    return _frame(3.0 * lum / lum.max() * 0.8), calib, sun
+
+
+@pytest.mark.parametrize("elev", [6.5, 20.0])
+def test_detector_shading_fit_removes_the_low_sun_bias(elev):
+    """Under a low sun only the sunward half of the rock is bright: the blob's centroid lies
+    ~0.4 radius sunward (0.8-0.9 px here). The shading-model fit with the sun direction puts the
+    centre within 0.25 px (3 mm at 0.93 m) of the truth, the plain centroid does not."""
+    u0, v0 = 40.3, 22.6
+    img, calib, sun = _low_sun_frame(u0, v0, elev)
+    det = SampleDetector()
+    plain = det.detect(img, calib)
+    fitted = det.detect(img, calib, sun=sun)
+    assert plain is not None and fitted is not None
+    assert plain.u - u0 > 0.5, plain  # biased toward the sun (+u)
+    assert np.hypot(fitted.u - u0, fitted.v - v0) < 0.25, (fitted, plain)
+
+
+def test_detector_fit_is_skipped_without_sun():
+    img, calib, _ = _low_sun_frame(30.0, 30.0, 6.5)
+    det = SampleDetector()
+    plain = det.detect(img, calib)
+    night = det.detect(img, calib, sun=np.array([1.0, 0.0, -0.1]))  # below the horizon
+    assert plain is not None and night is not None and night.u == plain.u
+
+
+def test_controller_lowers_a_grasp_above_the_equator():
+    """Jaws closed at 41 mm (a 42 mm chord with the 1 mm pad squeeze): the pads' lower edge
+    is 16*sqrt(1-(21/22)^2) = 4.8 mm above the equator; the controller opens, goes down
+    7.15 + 4.8 - 2 mm (not below the first contact) and closes again."""
+    pol = _grasping_collector()
+    pol._contact_z = -0.05
+    for _ in range(14):
+        pol.act(_state((0.5, 0.0, 0.0), 0.041))
+    assert pol.phase == "reopen"
+    expected = -(pol.pad_half_height + 16e-3 * np.sqrt(1 - (0.021 / 0.022) ** 2)) + 0.002
+    assert pol._grasp_at[2] == pytest.approx(expected, abs=1e-4)
+    acts = [pol.act(_state((0.5, 0.0, 0.0), 0.08)) for _ in range(14)]
+    assert all(a[4] > 0 for a in acts) and sum(a[2] for a in acts) < 0  # open, then down
+    assert pol.phase == "grasp"
+    for _ in range(14):
+        pol.act(_state((0.5, 0.0, expected), 0.041))
+    assert pol.phase == "lift"  # lowered once only
+
+
+def test_state_carries_the_sun_sensor():
+    """The last 3 state floats: unit vector to the sun (lander frame) within 2 deg; zeros
+    at night."""
+    from scenes.build import sun_direction
+
+    for cond, up in (("lunar-terminator", True), ("lunar-night-headlight", False)):
+        env = gym.make("embodisim/SampleCollect-v0", condition=cond, scenario_seed=1)
+        obs, _ = env.reset(seed=1)
+        u = env.unwrapped
+        assert obs.shape == (17,) and env.observation_space.shape == (17,)
+        lt = u.scenario.lighting
+        truth = u._rot.T @ sun_direction(lt.sun_elevation_deg, lt.sun_azimuth_deg)
+        env.close()
+        if up:
+            assert np.degrees(np.arccos(np.clip(obs[14:17] @ truth, -1, 1))) < 2.0
+        else:
+            assert not obs[14:17].any()

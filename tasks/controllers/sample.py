@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sims.arm import ArmParams
 from tasks.controllers.common import state_vector as _state
 
 
@@ -33,7 +34,8 @@ class SampleCollector:
 
     def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
                  grasp_raise: float = 0.008, carry_speed: float = 0.4, max_retries: int = 3,
-                 min_grip_opening: float = 0.040, max_yaw_step: float = 0.1):
+                 min_grip_opening: float = 0.040, max_yaw_step: float = 0.1,
+                 equator_opening: float = 0.0425, pad_squeeze: float = 0.001):
         from tasks import sample_collect as sc
 
         # The pads' lower edge is 7 mm below the TCP and the sample's equator ~16 mm above
@@ -42,6 +44,14 @@ class SampleCollector:
         # pads that pushes the rock out; the closed jaws' opening measures the chord there
         # (44 mm at the equator, < 40 mm more than ~6 mm above or below it).
         self.min_grip_opening = min_grip_opening
+        # Closed jaws narrower than this squeeze the rock with the pads' lower edge above
+        # its equator (a grip across the equator reads 43 mm: the 44 mm chord less
+        # ``pad_squeeze``, the pads' compression at the 15 N grip, measured): the jaws open,
+        # go down to the equator height that the chord gives, and close again (once).
+        self.equator_opening = equator_opening
+        self.pad_squeeze = pad_squeeze
+        self.sample_radii = tuple(float(r) for r in sc.SAMPLE_RADII)
+        self.pad_half_height = float(ArmParams().pad_half[1])  # [m] pad span: TCP +/- this
         self.max_yaw_step = max_yaw_step
         self.max_retries = max_retries
         self.grasp_raise = grasp_raise
@@ -67,6 +77,8 @@ class SampleCollector:
         self._n = 0
         self._retries = 0
         self._regrasped = False
+        self._lowered = False  # the grasp was already moved down to the chord's equator
+        self._contact_z = -math.inf  # [m] TCP height at the fingertips' first contact
         self._turn = 0  # control steps of hand yaw turn still to do
         self._turn_sign = 1.0  # turns alternate +90 / -90 deg: the wrist stays within its range
         self._ray: np.ndarray | None = None
@@ -117,6 +129,7 @@ class SampleCollector:
             if err[2] < -self.contact_err or ee[2] < -0.3:
                 # fingertips on the ground: raise the pads to the sample's mid-height
                 self._grasp_at = ee + np.array([0.0, 0.0, self.grasp_raise])
+                self._contact_z = float(ee[2])
                 self.phase, self._n = "raise", 0
         elif self.phase == "raise":
             move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.5, 0.5)
@@ -127,12 +140,32 @@ class SampleCollector:
             move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.5, 0.5)
             if self._n >= 14:
                 self.phase, self._n = "lift", 0
-                if 0.01 < opening < self.min_grip_opening and not self._regrasped:
+                if 0.01 < opening < self.equator_opening and not self._lowered:
+                    # the pads' lower edge squeezes above the equator (on a slope a
+                    # fingertip touched higher ground, or the sample's flank): the chord
+                    # says how far above; go down there, no lower than the first contact
+                    a, c = self.sample_radii[0], self.sample_radii[2]
+                    chord = opening + self.pad_squeeze
+                    above = c * math.sqrt(max(0.0, 1.0 - (0.5 * chord / a) ** 2))
+                    z_eq = float(ee[2]) - self.pad_half_height - above
+                    self._grasp_at = self._grasp_at.copy()
+                    self._grasp_at[2] = max(z_eq + 0.002, self._contact_z + 0.001)
+                    self._lowered = True
+                    if self._grasp_at[2] < float(ee[2]) - 0.002:
+                        self.phase = "reopen"
+                elif 0.01 < opening < self.min_grip_opening and not self._regrasped:
                     # squeezing off the equator: on a slope the uphill fingertip touched
                     # first. Open, back off, turn the jaws 90 deg (across the slope the
                     # fingertips reach the sample's ground level) and look again.
                     self._regrasped = True
                     self.phase = "regrasp"
+        elif self.phase == "reopen":
+            # open the jaws where they are, then move down to the new grasp height
+            grip = 1.0
+            if self._n > 8:
+                move = np.clip((self._grasp_at - ee - err) / self.max_step, -0.3, 0.3)
+            if self._n >= 14:
+                self.phase, self._n = "grasp", 0
         elif self.phase == "regrasp":
             grip = 1.0
             move = self._toward(ee, self._on_ray(self._grasp_at[2] + 0.04), 0.5)
