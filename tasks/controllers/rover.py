@@ -43,6 +43,10 @@ TURN_DONE_DEG = 20.0  # [deg] heading error below which it drives again
 # acceleration there, and a slow ramp only delays turn reversals (asteroid seeds 0-19, sum of
 # episode times: 0.01 -> 1358 s, 0.03 -> 1331 s; 0.1 tipped seed 3 over)
 LOW_G_SLEW = 0.03
+# After backing off a stall and turning away (rock fields), the rover heads for a point this far
+# to that side of the goal for the rest of the escape, with the usual hazard avoidance (it used
+# to drive straight ahead blind, into the next rock: mars-rock-field seed 17).
+DETOUR_DEG = 45.0
 
 
 class RoverGoalSeeker:
@@ -163,16 +167,20 @@ class RoverGoalSeeker:
             self._best, self._best_t = dist, self._t
         ranges = obs[RANGES]
         if self._t < self._escape_until:
-            return self._rate_limited(self._escape_command())
+            phase = (self._t - self._escape_start) / (self._escape_until - self._escape_start)
+            if phase < 2 / 3:
+                return self._rate_limited(self._escape_command(phase))
+            # last third: seek a point DETOUR_DEG to the side it turned to, hazards still avoided
+            err -= self._escape_dir * math.radians(DETOUR_DEG)
         # everything happens slower in weak gravity (time scale ~ 1/sqrt(g))
         patience = self.escape_after * float(np.clip(math.sqrt(1.62 / max(self._g_est, 1e-4)), 1, 4))
         # (not in milli-g: a stall there is the slow traction-limited acceleration, and
         # reversing would cost twice the time it took to build the speed)
         if self._t - self._best_t > patience and not self._low_g:
-            # stalled: back off straight, turn away from the nearer obstacles, drive on
-            # straight for a while, then resume goal seeking
+            # stalled: back off straight, turn away from the nearer obstacles (+1: right),
+            # head for a point to that side of the goal for a while, then resume
             inv = 1.0 / np.maximum(ranges, 0.1)
-            self._escape_dir = -1.0 if float(np.sum(inv[3:])) > float(np.sum(inv[:2])) else 1.0
+            self._escape_dir = 1.0 if float(np.sum(inv[3:])) > float(np.sum(inv[:2])) else -1.0
             self._escape_start = self._t
             self._escape_until = self._t + 3 * self.escape_duration * patience / self.escape_after
             self._best, self._best_t = dist, self._escape_until
@@ -222,14 +230,11 @@ class RoverGoalSeeker:
         turn = float(np.clip(self.turn_gain * err + steer, -1.0, 1.0))
         return np.clip(np.array([1.0 - 0.6 * turn, 1.0 + 0.6 * turn]), -1.0, 1.0)
 
-    def _escape_command(self) -> np.ndarray:
-        """Reverse, then turn in place (away from obstacles), then straight ahead."""
-        phase = (self._t - self._escape_start) / max(self._escape_until - self._escape_start, 1e-9)
+    def _escape_command(self, phase: float) -> np.ndarray:
+        """First two thirds of an escape: reverse, then turn in place away from obstacles."""
         if phase < 1 / 3:
             return np.array([-0.6, -0.6])
-        if phase < 2 / 3:
-            return np.array([0.5 * self._escape_dir, -0.5 * self._escape_dir])
-        return np.array([0.7, 0.7])
+        return np.array([0.5 * self._escape_dir, -0.5 * self._escape_dir])
 
     def _rate_limited(self, target: np.ndarray) -> np.ndarray:
         # rate limit: wheel-speed change per step bounded by traction (~mu g dt / (r vmax))
