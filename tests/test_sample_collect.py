@@ -259,3 +259,15 @@ def test_state_carries_the_sun_sensor():
             assert np.degrees(np.arccos(np.clip(obs[14:17] @ truth, -1, 1))) < 2.0
         else:
             assert not obs[14:17].any()
+
+
+def test_detector_prefers_a_shadowed_rock_to_a_lit_terrain_bump():
+    """A light rock in a terrain shadow, lit by the sky only (0.05, its dark surround
+    ~0.001), against a lit bump 1.5x the bright hot spot: the bump has the larger summed
+    excess (1.6 vs 0.6), the rock the far larger contrast; the rock is taken."""
+    ground, calib = _scene()
+    ys, xs = np.mgrid[0:64, 0:64] + 0.5
+    lum = _disc(ground, 24.0, 30.0, 1.5)
+    lum = np.where((xs - 50.0) ** 2 + (ys - 50.0) ** 2 <= 4.0, 0.05, lum)
+    det = SampleDetector().detect(_frame(lum), calib)
+    assert det is not None and abs(det.u - 50.0) < 0.5 and abs(det.v - 50.0) < 0.5, det

@@ -17,9 +17,13 @@ background and above the background by ``noise_sigmas`` times the frame's
 robust noise level (median absolute deviation of the residual). Among the blobs
 of a plausible size, extent and compactness (a rock is round; slivers of lit
 terrain along facet and shadow edges are not) that do not touch the frame edge,
-the one with the largest summed excess over the background wins; its area
+the one with the largest summed contrast (excess over the background, relative to
+the background plus a quarter of the frame's median: a sky-lit rock in a terrain
+shadow beats a lit terrain bump) wins; its area
 centroid (not brightness-weighted: under a low sun that would pull it towards
-the lit side of the rock) gives the viewing ray. The ray, not a 3-D
+the lit side of the rock) gives the viewing ray; given the sun's direction (a sun
+sensor), :meth:`SampleDetector.refine` corrects it for the one-sided lighting of a
+low sun by fitting a shading model of the known-size rock. The ray, not a 3-D
 point, is the measurement: the ground height under the sample is unknown on
 sloped terrain, and the grasp controller descends along the ray until it
 touches.
@@ -139,7 +143,13 @@ class SampleDetector:
               & (extent <= self.max_extent) & (sizes >= self.min_fill * area) & inner)
         if not ok.any():
             return None
-        score = np.asarray(ndimage.sum_labels(np.where(mask, exc, 0.0), labels, idx))
+        # contrast, not absolute excess: a light rock in a terrain shadow, lit by the sky
+        # only, is several times its dark surround; lit terrain bumps are a fraction above
+        lum = decode_sqrt8(image).sum(axis=-1)
+        bg = lum - exc
+        floor = max(0.25 * float(np.median(lum)), self.min_signal)
+        score = np.asarray(ndimage.sum_labels(np.where(mask, exc / (bg + floor), 0.0), labels,
+                                              idx))
         # area centroid: weighting by brightness pulls it towards the sunlit side of the rock
         cms = np.array(ndimage.center_of_mass(mask, labels, idx)).reshape(-1, 2)
         if prior_uv is not None:
