@@ -23,9 +23,11 @@ class SampleCollector:
     Phases: move above the sample on its viewing ray, descend *along the ray* (so
     the unknown ground height does not matter) until the servo tracking error
     shows contact, raise the pads to the sample's equator, close; if the closed
-    jaws' opening shows a squeeze well off the equator (on a slope the uphill
-    fingertip touched first), open, turn the jaws 90 deg, look again (the closing
-    jaws may have pushed the rock) and grasp once more;
+    jaws' opening (the chord they squeeze) shows the pads' lower edge above the
+    equator (on a slope the uphill fingertip touched first), open, go down by what
+    the chord gives (never below the first contact) and close again; if it is still
+    well off, open, turn the jaws 90 deg, look again (the closing jaws may have
+    pushed the rock) and grasp once more;
     lift (retry, jaws turned 90 deg, if the jaws closed on nothing or lost the
     rock), carry over the container, lower, open, retreat. Reads only the state vector (lander
     frame); the camera position and the container position are lander
