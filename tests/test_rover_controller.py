@@ -60,7 +60,7 @@ def test_gravity_regime_from_accelerometer_noise_level():
     rng = np.random.default_rng(0)
     for g, low in ((0.004, True), (0.28, False), (1.62, False)):
         c = RoverGoalSeeker()
-        for _ in range(10):
+        for _ in range(30):
             o = _obs(g=g)
             o[ACCEL] += rng.normal(0.0, 0.01, 3)  # the env's accelerometer noise
             c.act(o)

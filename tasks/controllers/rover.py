@@ -25,7 +25,10 @@ SENSOR_HEIGHT = 0.26  # [m] rangefinder origin above ground when resting (chassi
 # Milli-g regime (small bodies, g ~ 1e-3 m/s^2): the accelerometer's norm there is its noise
 # (~0.017 m/s^2 for 0.01 m/s^2 per axis); Ceres (0.28 m/s^2) and everything heavier read above.
 LOW_G = 0.08  # [m/s^2] median accelerometer norm below which the milli-g mode drives
-LOW_G_SAMPLES = 5  # readings before the regime is decided (the first one is the landing kick)
+# median over a sliding window: the rover is dropped at reset, so the first readings are a
+# landing kick and free fall (ceres-low-gravity seed 1 read below LOW_G for 3 of its first 5);
+# a window whose median reads heavy latches the regime off for the episode
+LOW_G_SAMPLES = 20
 # In milli-g the rover is airborne or pivoting on one wheel for tens of seconds after any
 # kick (fall time ~ sqrt(h / g)); driving then pitches it over (traction below the centre of
 # mass, wheel spin-up reaction: asteroid-microgravity seed 3 tipped at 20 s that way, while with
@@ -90,21 +93,22 @@ class RoverGoalSeeker:
         self._escape_dir = 1.0
         self._escape_start = 0.0
         self._norms: list[float] = []
-        self._low_g: bool | None = None
+        self._low_g = False
+        self._heavy = False
         self._rate_xy = np.zeros(2)
         self._turning = False
 
     @property
     def low_g(self) -> bool:
-        """Whether the measured gravity is milli-g (decided after the first readings)."""
-        return bool(self._low_g)
+        """Whether the measured gravity is milli-g (once a window of readings says so)."""
+        return self._low_g
 
     def _update_regime(self, obs: np.ndarray) -> None:
         """Gravity regime from the median accelerometer norm; filtered roll/pitch rate."""
-        if self._low_g is None:
-            self._norms.append(float(np.linalg.norm(obs[ACCEL])))
-            if len(self._norms) >= LOW_G_SAMPLES:
-                self._low_g = float(np.median(self._norms)) < LOW_G
+        self._norms = [*self._norms[1 - LOW_G_SAMPLES:], float(np.linalg.norm(obs[ACCEL]))]
+        if len(self._norms) >= LOW_G_SAMPLES and not self._heavy:
+            self._heavy = float(np.median(self._norms)) >= LOW_G
+            self._low_g = not self._heavy
         self._rate_xy = 0.8 * self._rate_xy + 0.2 * obs[GYRO][:2]
 
     def settle_command(self, obs: np.ndarray) -> np.ndarray | None:
