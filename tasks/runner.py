@@ -228,11 +228,22 @@ def _run_local(
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         in_flight: dict[Future[EpisodeOutcome], EpisodeSpec] = {}
         suspects: list[EpisodeSpec] = []
+        broken = False
         try:
-            while (queue or in_flight) and not suspects:
+            while (queue or in_flight) and not suspects and not broken:
                 while queue and len(in_flight) < workers:
                     spec = queue.pop()
-                    in_flight[pool.submit(run_episode, spec, factory)] = spec
+                    try:
+                        fut = pool.submit(run_episode, spec, factory)
+                    except BrokenProcessPool:
+                        # a worker died after the last wait returned: the in-flight episodes
+                        # are the suspects; this one never started and goes back to the queue
+                        queue.append(spec)
+                        broken = True
+                        break
+                    in_flight[fut] = spec
+                if broken:
+                    break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     spec = in_flight.pop(fut)

@@ -182,6 +182,32 @@ def test_worker_crash_costs_one_episode(tmp_path: Path):
     assert _comparable(others) == _comparable(ResultsStore(tmp_path / "inline.sqlite").rows())
 
 
+def test_pool_found_broken_at_submit_loses_nothing(tmp_path: Path, monkeypatch):
+    # The race CI once hit: a worker dies after wait() returned, so the next submit raises
+    # BrokenProcessPool. The unsubmitted episode goes back to the queue, the in-flight ones
+    # are rerun alone, and every episode is recorded once with its real outcome.
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    calls = {"n": 0}
+
+    class BreaksOnThirdSubmit(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise BrokenProcessPool("simulated: a child process terminated abruptly")
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", BreaksOnThirdSubmit)
+    suite = Suite("race", "", (SuiteEntry(TOY, ("moon", "earth"), "brake", 2),))
+    kw = {"progress": False, "policy_factory": _toyenv.make_policy}
+    summary = run_suite(suite, tmp_path / "pool.sqlite", workers=2, **kw)
+    assert calls["n"] >= 4 and summary["ran"] == summary["planned"] == 4
+    run_suite(suite, tmp_path / "inline.sqlite", executor="inline", **kw)
+    assert _comparable(ResultsStore(tmp_path / "pool.sqlite").rows()) == _comparable(
+        ResultsStore(tmp_path / "inline.sqlite").rows())
+
+
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys
