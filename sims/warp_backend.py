@@ -41,6 +41,25 @@ DEFAULT_NCONMAX = 64  # contacts per world
 DEFAULT_NJMAX = 256  # constraint rows per world
 
 
+def _init_warp() -> tuple[Any, str]:
+    """Warp, initialized, or None and why not (mujoco-warp missing, or warp failing to start).
+
+    Cheap where it cannot: looks for the packages without importing them, then
+    initializes warp (not mujoco_warp, whose import compiles nothing but is slow).
+    """
+    missing = [name for name in ("warp", "mujoco_warp") if importlib.util.find_spec(name) is None]
+    if missing:
+        return None, f"mujoco-warp is not installed ({missing[0]}): pip install mujoco-warp (extra 'gpu')"
+    import warp as wp
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # warp prints its banner on stdout
+            wp.init()
+    except Exception as exc:  # noqa: BLE001  (driver/toolkit problems surface as various errors)
+        return None, f"warp could not initialize: {type(exc).__name__}: {exc}"
+    return wp, ""
+
+
 def warp_available() -> tuple[bool, str]:
     """Whether MuJoCo Warp can run here at all (a CUDA device or warp's CPU device), and why not.
 
@@ -49,34 +68,18 @@ def warp_available() -> tuple[bool, str]:
     pipeline - only slowly: enough to check the GPU path's code and its agreement with
     the CPU reference (the tests do), not to measure GPU speed.
     """
-    missing = [name for name in ("warp", "mujoco_warp") if importlib.util.find_spec(name) is None]
-    if missing:
-        return False, f"mujoco-warp is not installed ({missing[0]}): pip install mujoco-warp (extra 'gpu')"
-    import warp as wp
-
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # warp prints its banner on stdout
-            wp.init()
-        device = wp.get_device()
-    except Exception as exc:  # noqa: BLE001  (driver/toolkit problems surface as various errors)
-        return False, f"warp could not initialize: {type(exc).__name__}: {exc}"
-    return True, f"warp default device {device.alias!r}"
+    wp, why = _init_warp()
+    if wp is None:
+        return False, why
+    return True, f"warp default device {wp.get_device().alias!r}"
 
 
 def cuda_available() -> tuple[bool, str]:
-    """Whether MuJoCo Warp can run on a CUDA device here, and why not if it cannot.
-
-    Cheap where it cannot: looks for the packages without importing them, then
-    initializes warp (not mujoco_warp, whose import compiles nothing but is slow).
-    """
-    missing = [name for name in ("warp", "mujoco_warp") if importlib.util.find_spec(name) is None]
-    if missing:
-        return False, f"mujoco-warp is not installed ({missing[0]}): pip install mujoco-warp (extra 'gpu')"
-    import warp as wp
-
+    """Whether MuJoCo Warp can run on a CUDA device here, and why not if it cannot."""
+    wp, why = _init_warp()
+    if wp is None:
+        return False, why
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # warp prints its banner on stdout
-            wp.init()
         n = wp.get_cuda_device_count()
     except Exception as exc:  # noqa: BLE001  (driver/toolkit problems surface as various errors)
         return False, f"warp could not initialize CUDA: {type(exc).__name__}: {exc}"
