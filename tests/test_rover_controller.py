@@ -7,13 +7,19 @@ import math
 import numpy as np
 
 import tasks  # noqa: F401  (registers the envs)
-from tasks.controllers.extreme import REPORT_BEARING_DEG, BeaconLocalizer
+from tasks.controllers.extreme import (
+    LEVEL_DEG,
+    REPORT_BEARING_DEG,
+    UNLEVEL_WAIT_STEPS,
+    BeaconLocalizer,
+)
 from tasks.controllers.rover import (
     ACCEL,
     GOAL,
     QUAT,
     RANGES,
     SETTLED_TILT_DEG,
+    SLOPE_STALL_DEG,
     RoverGoalSeeker,
 )
 from tasks.runner import run_episode
@@ -102,3 +108,58 @@ def test_beacon_localizer_faces_the_beacon_before_reporting():
             break
     assert out[4] > 0
     assert np.allclose(out[2:4] * 10.0, (1.8, 0.1), atol=0.02)
+
+
+def test_beacon_localizer_backs_off_a_rock_before_ranging_and_reports_from_there():
+    # polar crater seed 3: the rover drove up onto a rock 3.2 m short of the beacon and stood
+    # tilted 29 deg, where known-height ranging said 2.0 m; it used to report that after 200
+    # steps. Now it backs off until level, then ranges and reports from where it stands.
+    loc = BeaconLocalizer(dt=0.05)
+    tilt = math.radians(LEVEL_DEG + 9.0)
+    tilted = (math.cos(tilt / 2), 0.0, math.sin(tilt / 2), 0.0)
+
+    def state(goal, age, quat):
+        s = np.zeros(25)
+        s[:24] = _obs(goal=goal, quat=quat)
+        s[24] = age
+        return s
+
+    cmds = []
+    for k in range(UNLEVEL_WAIT_STEPS + 20):
+        out = loc.act(state((2.0, 0.0), 0.0 if k % 2 == 0 else 0.05, tilted))
+        assert out[4] < 0, f"reported while tilted (step {k})"
+        cmds.append(out[:2])
+    assert np.allclose(cmds[0], 0.0), "first settles in place"
+    assert np.all(cmds[-1] < -0.9), "then backs off"
+    # level again 3.4 m out: beyond report_range, but it reports from here (no second climb)
+    assert 3.4 > loc.report_range
+    for k in range(60):
+        out = loc.act(state((3.4, 0.1), 0.0 if k % 2 == 0 else 0.05, (1.0, 0.0, 0.0, 0.0)))
+        if out[4] > 0:
+            break
+        assert np.allclose(out[:2], 0.0), "stands still to range"
+    assert out[4] > 0
+    assert np.allclose(out[2:4] * 10.0, (3.4, 0.1), atol=0.02)
+
+
+def test_stall_nose_up_on_open_ground_climbs_across_the_slope():
+    # lunar-highland-slopes seed 17: stalled at 38 deg nose-up, every beam in the sky; turning
+    # away from "obstacles" and back never got it up. It now backs down and climbs across.
+    c = RoverGoalSeeker(dt=0.05)
+    up = math.radians(-(SLOPE_STALL_DEG + 15.0))  # nose-up pitch (rotation about body y)
+    quat = (math.cos(up / 2), 0.0, math.sin(up / 2), 0.0)
+    goal = (1.8, 0.2)  # slightly to the left, up the slope
+    cmds = [c.act(_obs(goal=goal, quat=quat)) for _ in range(400)]
+    assert c._escape_until > 0 and c._switchback, "no slope escape after a long stall"
+    start = round(c._escape_start / c.dt)
+    span = round((c._escape_until - c._escape_start) / c.dt)
+    backing = np.array(cmds[start + 8:start + span // 3])  # after the rate-limited ramp
+    assert np.all(backing.sum(axis=1) < 0), "backs down the slope first"
+    across = np.array(cmds[start + span // 3 + 10:start + span])
+    # then drives on, steering left of the goal's bearing (the goal's side): right wheel faster
+    assert np.all(across.sum(axis=1) > 0) and np.mean(across[:, 1] - across[:, 0]) > 0.3
+    # the same stall in front of a rock (short beams) is not a slope: it turns in place
+    c = RoverGoalSeeker(dt=0.05)
+    for _ in range(400):
+        c.act(_obs(goal=goal, quat=quat, ranges=(4.0, 4.0, 1.2, 0.3, 0.25)))
+    assert c._escape_until > 0 and not c._switchback

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import mujoco
 import numpy as np
 
 from tasks.controllers.common import state_vector as _state
@@ -38,6 +39,20 @@ LOW_G_SWEEP_DEG = 35.0  # [deg] sweep half-width about the start heading in mill
 # reported): the localizer faces the beacon before collecting the fixes it reports.
 REPORT_BEARING_DEG = 20.0  # [deg] largest bearing of the estimate at which fixes are collected
 LOW_G_LOST_FACTOR = 4.0  # milli-g: fixes stay usable this many times longer (slow motion)
+# Known-height ranging assumes an upright pole in the image. A rover that drove up onto a rock
+# while approaching stands tilted 22-29 deg there, sees the pole slanted and partly cut, and
+# ranged 1.99 m for 3.22 m (polar crater seed 3) or 2.94 m for 2.63 m (seed 17); it used to
+# wait 200 steps and report anyway. Now it backs off the rock until level, then ranges from
+# where it stands, accepting a report from up to BLOCKED_REPORT_RANGE (driving on would climb
+# the same rock).
+LEVEL_DEG = 20.0  # [deg] largest tilt at which the stopped rover collects fixes
+LEVEL_FIX_DEG = 10.0  # [deg] largest tilt of a fix kept as a level fix (last-resort report)
+UNLEVEL_WAIT_STEPS = 10  # control steps a stopped, tilted rover waits (settling) before backing off
+BACKOFF_STEPS = 100  # most control steps of one back-off (5 s at dt = 0.05 s)
+BACKOFF_SPEED = 1.0  # [-] reverse wheel command while backing off
+BLOCKED_REPORT_RANGE = 4.5  # [m] report range once a back-off happened (the ranging error
+# grows as distance squared; 4.5 m is where the perception tolerance 0.25 m + 10 % still held on
+# the extreme suite's level frames)
 
 
 def _yaw(q: np.ndarray) -> float:
@@ -70,6 +85,41 @@ class _Odometry:
         g = self.goal - np.array([v * self.dt, 0.0])
         c, s = math.cos(-dpsi), math.sin(-dpsi)
         self.goal = np.array([c * g[0] - s * g[1], s * g[0] + c * g[1]])
+
+
+def _rot(q: np.ndarray) -> np.ndarray:
+    """World-from-body rotation matrix of an attitude quaternion (w, x, y, z)."""
+    m = np.zeros(9)
+    mujoco.mju_quat2Mat(m, np.asarray(q, dtype=np.float64))
+    return m.reshape(3, 3)
+
+
+class _WorldTrack:
+    """Beacon fixes kept in a world-aligned frame, the rover's motion dead-reckoned in 3-D.
+
+    The attitude (IMU quaternion) rotates each fix out of the rover frame, and the
+    wheel odometry advances the rover along its body x axis, climbs included; the
+    fused beacon position is rotated back into the rover frame on request.
+    """
+
+    def __init__(self, dt: float) -> None:
+        self.dt = dt
+        self.pos = np.zeros(3)
+        self._fixes: list[np.ndarray] = []
+
+    def propagate(self, state: np.ndarray) -> None:
+        v = float(np.mean(state[WHEELS])) * WHEEL_RADIUS  # forward speed (no-slip estimate)
+        self.pos = self.pos + v * self.dt * _rot(state[QUAT])[:, 0]
+
+    def fix(self, state: np.ndarray) -> None:
+        world = self.pos + _rot(state[QUAT]) @ np.asarray(state[GOAL], dtype=np.float64)
+        self._fixes = [*self._fixes[-2:], world]
+
+    def goal_body(self, state: np.ndarray) -> np.ndarray | None:
+        if not self._fixes:
+            return None
+        world = np.median(np.stack(self._fixes), axis=0)
+        return (_rot(state[QUAT]).T @ (world - self.pos))[:2]
 
 
 class RoverCameraSeeker:
@@ -123,11 +173,12 @@ class RoverCameraSeeker:
                 self._sweep = 1
             elif self._sweep == 1 and rel > math.radians(75):
                 self._sweep = 2
-            side = -5.0 if self._sweep == 0 else 5.0
-            inner = state.copy()
-            inner[GOAL] = [0.0, side, 0.0]  # a goal to one side makes the inner loop turn
-            cmd = self._inner.act(inner[:24])
-            return np.clip(cmd, -self.search_turn, self.search_turn).astype(np.float32)
+            # turn in place: steering the inner loop toward a goal off to one side let its
+            # hazard avoidance cancel the turn next to a rock (mars-dusk seed 6 sat still for
+            # 40 s, beacon unseen, a rock on the side it had to turn to) and fired its stall
+            # escape mid-search
+            direction = -1.0 if self._sweep == 0 else 1.0
+            return self._inner.turn_in_place(state[:24], direction, self.search_turn)
         inner = state[:24].copy()
         inner[0:2] = self._odo.goal
         return self._inner.act(inner)
@@ -174,6 +225,11 @@ class BeaconLocalizer(RoverCameraSeeker):
         super().reset(seed)
         self._stopped: list[np.ndarray] = []
         self._stop_steps = 0
+        self._unlevel = 0  # consecutive stopped steps with the rover tilted beyond LEVEL_DEG
+        self._blocked = False  # backed off an obstacle: report from where it stands
+        # the last fixes taken level, carried by odometry: what a rover that cannot get level
+        # again reports (tilted, the beacon leaves the frame top and the pole's 2 px width ranges it)
+        self._level = _WorldTrack(self.dt)
 
     def act(self, obs: Any) -> np.ndarray:
         """``[left, right, x_est / 10, y_est / 10, report]`` in [-1, 1]."""
@@ -181,18 +237,42 @@ class BeaconLocalizer(RoverCameraSeeker):
         age = float(state[GOAL_AGE])
         fresh = age < 90.0 and (age < self._last_age or age <= FRESH_S)
         wheels = RoverCameraSeeker.act(self, obs)
+        self._level.propagate(state)
+        if fresh and _tilt(state[QUAT]) < math.radians(LEVEL_FIX_DEG):
+            self._level.fix(state)
         est = self._odo.goal if self._since_fix <= self._lost_after() else None
         if est is None:
             self._stopped = []
             return np.concatenate([wheels, [0.0, 0.0, -1.0]]).astype(np.float32)
         report = -1.0
-        near = float(np.linalg.norm(est)) <= self.report_range
+        reach = BLOCKED_REPORT_RANGE if self._blocked else self.report_range
+        near = float(np.linalg.norm(est)) <= reach
+        level = _tilt(state[QUAT]) < math.radians(LEVEL_DEG)
+        if level:
+            self._unlevel = 0
         bearing = math.atan2(float(est[1]), float(est[0]))
         if (near or self._stopped) and abs(bearing) > math.radians(REPORT_BEARING_DEG):
             self._stopped = []
             speed = 1.0 if self._inner.low_g else 0.5
             wheels = self._inner.turn_in_place(state[:24], math.copysign(1.0, bearing), speed,
                                                observe=False)
+        elif (near or self._stopped) and not level:
+            # stopped on a rock or a steep rise: let it settle, then back off until level
+            self._stopped = []
+            self._unlevel += 1
+            self._stop_steps += 1
+            wheels = np.zeros(2)
+            backing = UNLEVEL_WAIT_STEPS < self._unlevel <= UNLEVEL_WAIT_STEPS + BACKOFF_STEPS
+            if backing and not self._inner.low_g:
+                self._blocked = True
+                wheels = np.full(2, -BACKOFF_SPEED)
+            elif self._stop_steps > 200:
+                # last resort, it cannot get level (a crater wall: mare-day seed 3 ranged 2.4 m
+                # for 3.5 m at 23 deg): report the last level fixes, dead-reckoned to here
+                report = 1.0
+                level_est = self._level.goal_body(state)
+                if level_est is not None:
+                    est = level_est
         elif near or self._stopped:
             # stop and look: collect fixes while standing still, report when they agree
             wheels = np.zeros(2)
@@ -203,7 +283,6 @@ class BeaconLocalizer(RoverCameraSeeker):
                 fixes = np.stack(self._stopped[-self.min_fixes:])
                 med = np.median(fixes, axis=0)
                 spread = float(np.max(np.linalg.norm(fixes - med, axis=1)))
-                level = _tilt(state[QUAT]) < math.radians(20.0)
                 if (spread < 0.15 and level) or self._stop_steps > 200:
                     est = med
                     report = 1.0
