@@ -20,6 +20,7 @@ RANGES = slice(17, 22)
 
 BEAM_DOWN_DEG = 12.0  # rangefinder depression angle (sims.rover)
 BEAM_YAW_DEG = np.array([-40.0, -20.0, 0.0, 20.0, 40.0])
+RANGE_MAX = 4.0  # [m] rangefinder cutoff (sims.rover.RoverParams.range_max)
 SENSOR_HEIGHT = 0.26  # [m] rangefinder origin above ground when resting (chassis centre)
 
 # Milli-g regime (small bodies, g ~ 1e-3 m/s^2): the accelerometer's norm there is its noise
@@ -50,6 +51,16 @@ LOW_G_SLEW = 0.03
 # to that side of the goal for the rest of the escape, with the usual hazard avoidance (it used
 # to drive straight ahead blind, into the next rock: mars-rock-field seed 17).
 DETOUR_DEG = 45.0
+# A stall nose-up on open ground (every beam long: they point into the sky) is a slope too steep
+# to climb straight (lunar-highland-slopes seed 17: stuck at 38 deg pitch, 1.8 m below the
+# goal); the escape then backs down and climbs across the slope, SWITCHBACK_DEG off the goal's
+# bearing (along-track grade tan(a) cos(SWITCHBACK_DEG)), instead of turning away from obstacles.
+# A goal estimate that jumps away (a camera fix correcting a wrong one: ceres-low-gravity seed
+# 15 took an early 2.9 m fix for a 5.3 m beacon) restarts the stall detector; otherwise the
+# rover, making steady progress on the corrected goal, counts as stalled until it beats 2.9 m.
+GOAL_JUMP_M = 0.3  # [m] rise of the goal distance in one step that no motion explains
+SLOPE_STALL_DEG = 20.0  # [deg] nose-up pitch above which a stall with no obstacle is a slope
+SWITCHBACK_DEG = 60.0  # [deg] heading offset of the climb across the slope
 
 
 class RoverGoalSeeker:
@@ -92,6 +103,8 @@ class RoverGoalSeeker:
         self._escape_until = -1.0
         self._escape_dir = 1.0
         self._escape_start = 0.0
+        self._switchback = False
+        self._last_dist = math.inf
         self._norms: list[float] = []
         self._low_g = False
         self._heavy = False
@@ -167,15 +180,22 @@ class RoverGoalSeeker:
         hold = self.settle_command(obs)
         if hold is not None:
             return hold
+        if dist > self._last_dist + GOAL_JUMP_M:
+            self._hold_progress()
+        self._last_dist = dist
         if dist < self._best - self.progress_step:
             self._best, self._best_t = dist, self._t
         ranges = obs[RANGES]
         if self._t < self._escape_until:
             phase = (self._t - self._escape_start) / (self._escape_until - self._escape_start)
-            if phase < 2 / 3:
+            if self._switchback and phase >= 1 / 3:
+                # after backing down: climb across the slope, hazards still avoided
+                err -= self._escape_dir * math.radians(SWITCHBACK_DEG)
+            elif phase < 2 / 3:
                 return self._rate_limited(self._escape_command(phase))
-            # last third: seek a point DETOUR_DEG to the side it turned to, hazards still avoided
-            err -= self._escape_dir * math.radians(DETOUR_DEG)
+            else:
+                # last third: seek a point DETOUR_DEG to the side it turned to, hazards avoided
+                err -= self._escape_dir * math.radians(DETOUR_DEG)
         # everything happens slower in weak gravity (time scale ~ 1/sqrt(g))
         patience = self.escape_after * float(np.clip(math.sqrt(1.62 / max(self._g_est, 1e-4)), 1, 4))
         # (not in milli-g: a stall there is the slow traction-limited acceleration, and
@@ -185,6 +205,11 @@ class RoverGoalSeeker:
             # head for a point to that side of the goal for a while, then resume
             inv = 1.0 / np.maximum(ranges, 0.1)
             self._escape_dir = 1.0 if float(np.sum(inv[3:])) > float(np.sum(inv[:2])) else -1.0
+            nose_up = -math.degrees(_pitch(obs[QUAT]))
+            self._switchback = nose_up > SLOPE_STALL_DEG and bool(np.all(ranges > 0.9 * RANGE_MAX))
+            if self._switchback:
+                # cross the slope on the goal's side (+1 here: to the right)
+                self._escape_dir = -1.0 if err > 0 else 1.0
             self._escape_start = self._t
             self._escape_until = self._t + 3 * self.escape_duration * patience / self.escape_after
             self._best, self._best_t = dist, self._escape_until
@@ -194,7 +219,7 @@ class RoverGoalSeeker:
         ground = SENSOR_HEIGHT / max(math.sin(depress), 0.05)
         # a rock shortens some beams relative to the others; rising ground shortens all of
         # them alike, so compare with the median beam as well as with flat ground
-        expect = min(ground, 4.0, float(np.median(ranges)))
+        expect = min(ground, RANGE_MAX, float(np.median(ranges)))
         hazard = ranges < self.hazard_fraction * expect
         steer = 0.0
         if hazard.any() and dist > 0.8:
