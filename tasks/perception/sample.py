@@ -31,6 +31,7 @@ touches.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,13 +253,7 @@ class SampleDetector:
             near = near[pr - hp:pr + hp + 1, pc - hp:pc + hp + 1]
             good &= near | (lum <= (1.0 + self.contrast) * float(np.median(lum)))
         good = good.ravel()
-        big = hp + ws + 0.5  # [px] half side of the supersampled model
-        n_fine = int(round(2 * big * ss))
-        fine = self._model(calib, pc + 0.5, pr + 0.5, sun, n_fine, -big)
-        # pixel means of the fine model for every start index: a box filter via cumsums
-        c = np.zeros((4, n_fine + 1, n_fine + 1))
-        c[:, 1:, 1:] = fine.cumsum(1).cumsum(2)
-        box = (c[:, ss:, ss:] - c[:, :-ss, ss:] - c[:, ss:, :-ss] + c[:, :-ss, :-ss]) / ss**2
+        box = _pixel_model(self, calib, pc, pr, (float(sun[0]), float(sun[1]), float(sun[2])))
         yy, xx = np.mgrid[-hp:hp + 1, -hp:hp + 1]
         extra = np.stack([np.ones(lum.size), xx.ravel() / hp, yy.ravel() / hp], -1)[good]
         y = lum.ravel()[good]
@@ -302,3 +297,24 @@ class SampleDetector:
             if toward > self.fit_sunward_px:
                 return u, v
         return uf, vf
+
+
+@functools.lru_cache(maxsize=64)
+def _pixel_model(det: SampleDetector, calib: CameraModel, pc: int, pr: int,
+                 sun: tuple[float, float, float]) -> NDArray[np.float64]:
+    """Pixel means of ``det``'s shading model about pixel ``(pc, pr)`` for every fine shift.
+
+    ``(4, n, n)``, read-only: entry ``[:, i, j]`` is the mean over the ``fit_subpixel``-square
+    of fine cells starting at ``(i, j)`` (a box filter via cumulative sums). Cached: the
+    camera and the sun sensor's reading are fixed within an episode and the blob's pixel
+    rarely moves, so the supersampled ray casting runs once per pixel, not once per frame.
+    """
+    hp, ws, ss = det.fit_half, det.fit_search, det.fit_subpixel
+    big = hp + ws + 0.5  # [px] half side of the supersampled model
+    n_fine = int(round(2 * big * ss))
+    fine = det._model(calib, pc + 0.5, pr + 0.5, np.array(sun), n_fine, -big)
+    c = np.zeros((4, n_fine + 1, n_fine + 1))
+    c[:, 1:, 1:] = fine.cumsum(1).cumsum(2)
+    box = (c[:, ss:, ss:] - c[:, :-ss, ss:] - c[:, ss:, :-ss] + c[:, :-ss, :-ss]) / ss**2
+    box.flags.writeable = False
+    return box
