@@ -157,3 +157,25 @@ def test_detector_ranges_a_beacon_behind_a_skyline_by_its_sphere():
     assert hidden is not None and visible is not None
     assert hidden.method == "sphere" and visible.method == "height"
     assert abs(hidden.distance - 0.24 * calib.focal_px / 4.0) < 1e-6
+
+
+def test_detector_follows_a_sub_pixel_pole_by_its_tint():
+    """Beyond ~5.5 m the 0.1 m pole is under a pixel wide: in front of the ground it fails the
+    colour test but tints its column. Followed down by that tint it gives the height range;
+    without it only the sphere is seen (earth-reference seed 1 at 6.6 m: 4.4 m)."""
+    lin = np.zeros((64, 64, 3))
+    lin[20:] = 0.3  # grey ground below the skyline at row 20
+    orange = np.array([0.8, 0.36, 0.0])
+    lin[15:18, 30:33] = orange  # sphere, 3 px
+    lin[18:20, 31] = orange  # pole against the sky
+    lin[20:24, 31] = 0.7 * lin[20:24, 31] + 0.3 * orange  # a third of a pixel of pole
+    sensor = SensorConfig()
+    image = encode_sqrt8(sensor.black_level_dn + lin * (sensor.dn_max - sensor.black_level_dn),
+                         sensor)
+    calib, level = _calib(), np.array([1.0, 0.0, 0.0, 0.0])
+    det = BeaconDetector().detect(image, calib, level)
+    assert det is not None and det.method == "height"
+    assert det.v_bottom == pytest.approx(24.0 - 0.3)  # the tinted rows, edge bias trimmed
+    assert det.distance == pytest.approx(0.92 * calib.focal_px / (det.v_bottom - det.v_top), rel=0.05)
+    off = BeaconDetector(tint_contrast=0.0).detect(image, calib, level)
+    assert off is not None and off.method == "sphere" and off.distance < 0.8 * det.distance

@@ -35,6 +35,7 @@ BEACON_CENTRE_HEIGHT = GOAL_BEACON_HEIGHT / 2  # [m] the "goal" site centre abov
 POLE_DIAMETER = 0.10  # [m] the "goal" site cylinder (radius 0.05 m, scenes.build)
 CAMERA_HEIGHT_NOMINAL = 0.68  # [m] rover camera above flat ground at rest (sims.rover geometry)
 _EIGHT = np.ones((3, 3), dtype=bool)
+_MAD_TO_SIGMA = 1.4826  # [-] Gaussian sigma per median absolute deviation
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,12 @@ class BeaconDetector:
     # following dark columns picked up the pole's long shadow at low sun instead
     silhouette_contrast: float = 0.0
     max_sky_rows: int = 12  # [px] rows of black sky the pole may cross before the ground
+    # [-] a far pole (0.1 m: under a pixel wide beyond ~5.5 m at 64 px) fails the colour test
+    # in front of the ground but still tints its column: chromaticity r - b of the column's
+    # pixels exceeds that of the ground 3-4 px to either side by this much (earth-reference
+    # seed 1 at 6.6 m: +0.13 to +0.26 over four rows, ground +/-0.01), or by 4 ground noise
+    # sigmas if more. Without it the sphere alone ranged 4.4 m (0 = off)
+    tint_contrast: float = 0.08
     edge_bias_px: float = 0.6  # [px] blob extent overstatement from partial-coverage pixels
     # [-] a blob less tall than this x its sphere width is the sphere alone (pole unseen):
     # the whole beacon measures 2.2-4 sphere widths tall at 2-7 m (rendered frames, 64 px)
@@ -113,6 +120,8 @@ class BeaconDetector:
         top_row = int(min(rows.min(), rows_all.min()))
         bottom_row = int(max(rows.max(), rows_all.max()))
         bottom_row = self._extend_silhouette(image, int(u), bottom_row)
+        if self.tint_contrast > 0:
+            bottom_row = self._extend_tint(image, int(u), bottom_row)
         # MSAA-blended end pixels pass the colour test at partial coverage, so the blob
         # overstates the extent by ~0.65 px on average (measured on rendered frames with
         # known truth, 64 x 64, 4x MSAA): trim half of that at each end
@@ -186,6 +195,44 @@ class BeaconDetector:
         ground = bool(lum[bottom + 1, left] > self.min_signal
                       and lum[bottom + 1, right] > self.min_signal)
         return sky and ground
+
+    def _extend_tint(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
+        """Follow a sub-pixel pole down its column by its orange tint against the ground.
+
+        A row belongs to the pole while the largest ``r - b`` chromaticity of columns
+        ``u - 1 .. u + 1`` exceeds the median of columns ``u +/- 3, 4`` by
+        ``tint_contrast`` (or 4 robust sigmas of those side pixels, if more); one row
+        failing the test is bridged, rows of black sky are crossed as in
+        :meth:`_extend_silhouette`.
+        """
+        x = decode_sqrt8(image)
+        lum = x.sum(axis=-1)
+        h, w = lum.shape
+        if u < 4 or u > w - 5:
+            return bottom
+        tint = (x[..., 0] - x[..., 2]) / np.maximum(lum, 1e-12)
+        sides = [u - 4, u - 3, u + 3, u + 4]
+        v, gap, sky, last = bottom + 1, 0, 0, bottom
+        while v < h:
+            side_lum = lum[v, sides]
+            if np.all(side_lum <= self.min_signal):
+                sky += 1
+                if sky > self.max_sky_rows:
+                    break
+                v += 1
+                continue
+            side = tint[v, sides]
+            ref = float(np.median(side))
+            spread = _MAD_TO_SIGMA * float(np.median(np.abs(side - ref)))
+            core = tint[v, u - 1:u + 2][lum[v, u - 1:u + 2] > self.min_signal]
+            if core.size and float(core.max()) - ref > max(self.tint_contrast, 4.0 * spread):
+                last, gap, sky = v, 0, 0
+            else:
+                gap += 1
+                if gap > 1:
+                    break
+            v += 1
+        return last
 
     def _extend_silhouette(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
         """Follow the pole down as a dark line against the ground when it is backlit.
