@@ -271,3 +271,36 @@ def test_detector_prefers_a_shadowed_rock_to_a_lit_terrain_bump():
     lum = np.where((xs - 50.0) ** 2 + (ys - 50.0) ** 2 <= 4.0, 0.05, lum)
     det = SampleDetector().detect(_frame(lum), calib)
     assert det is not None and abs(det.u - 50.0) < 0.5 and abs(det.v - 50.0) < 0.5, det
+
+
+def test_collector_does_not_take_servo_lag_for_contact():
+    """Highland seed 10: the TCP lagged its target by 2-4 cm at the top of a slanted ray and
+    the descent read that as fingertip contact 30 cm above the ground (a grasp in the air).
+    The descent starts only once the servos have caught up, and its first steps sense no
+    contact; a real contact after that still stops it."""
+    from tasks.controllers.sample import DESCEND_BLIND, SampleCollector
+
+    ray = np.array([-0.2, 0.1, -0.97])
+    ray /= np.linalg.norm(ray)
+
+    def state(ee, err):
+        s = np.zeros(17)
+        s[0:3], s[4], s[5:8] = ee, 0.08, err
+        s[8:11], s[11], s[12] = ray, 1.0, 0.05
+        return s
+
+    c = SampleCollector()
+    c.act(state((0.0, 0.45, 0.45), (0.0, 0.0, 0.0)))  # a fresh fix: leave "look"
+    assert c.phase == "above"
+    top = c._on_ray(c.safe_z)
+    lag = (0.03, -0.02, -0.02)
+    for _ in range(5):  # at the top of the ray, still lagging: no descent yet
+        c.act(state(top, lag))
+    assert c.phase == "above"
+    c.act(state(top, (0.0, 0.0, 0.0)))
+    assert c.phase == "descend"
+    for _ in range(DESCEND_BLIND):  # servo lag as the descent starts is not contact
+        c.act(state(top, lag))
+        assert c.phase == "descend"
+    c.act(state(top - 0.05 * ray, (0.0, 0.0, -0.02)))  # fingertips on the ground
+    assert c.phase == "raise"
