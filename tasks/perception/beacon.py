@@ -19,6 +19,7 @@ top is cut (close range), the pole's width does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mujoco
@@ -212,27 +213,19 @@ class BeaconDetector:
             return bottom
         tint = (x[..., 0] - x[..., 2]) / np.maximum(lum, 1e-12)
         sides = [u - 4, u - 3, u + 3, u + 4]
-        v, gap, sky, last = bottom + 1, 0, 0, bottom
-        while v < h:
-            side_lum = lum[v, sides]
-            if np.all(side_lum <= self.min_signal):
-                sky += 1
-                if sky > self.max_sky_rows:
-                    break
-                v += 1
-                continue
+
+        def sky(v: int) -> bool:
+            return bool(np.all(lum[v, sides] <= self.min_signal))
+
+        def pole(v: int) -> bool:
             side = tint[v, sides]
             ref = float(np.median(side))
             spread = _MAD_TO_SIGMA * float(np.median(np.abs(side - ref)))
             core = tint[v, u - 1:u + 2][lum[v, u - 1:u + 2] > self.min_signal]
-            if core.size and float(core.max()) - ref > max(self.tint_contrast, 4.0 * spread):
-                last, gap, sky = v, 0, 0
-            else:
-                gap += 1
-                if gap > 1:
-                    break
-            v += 1
-        return last
+            return bool(core.size) and float(core.max()) - ref > max(self.tint_contrast,
+                                                                     4.0 * spread)
+
+        return _follow_column(bottom, h, sky, pole, self.max_sky_rows)
 
     def _extend_silhouette(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
         """Follow the pole down as a dark line against the ground when it is backlit.
@@ -244,24 +237,40 @@ class BeaconDetector:
         h, w = lum.shape
         if u < 3 or u > w - 4:
             return bottom
-        v, gap, sky = bottom + 1, 0, 0
-        last = bottom
-        while v < h:
-            core = lum[v, u - 1:u + 2].min()
-            side = 0.5 * (lum[v, u - 3] + lum[v, u + 3])
-            if side <= self.min_signal:
-                # black sky on both sides: the pole is invisible here, keep following
-                sky += 1
-                if sky > self.max_sky_rows:
-                    break
-            elif core < self.silhouette_contrast * side:
-                last, gap, sky = v, 0, 0
-            else:
-                gap += 1
-                if gap > 1:
-                    break
-            v += 1
-        return last
+
+        def side(v: int) -> float:
+            return 0.5 * (lum[v, u - 3] + lum[v, u + 3])
+
+        return _follow_column(
+            bottom, h,
+            lambda v: side(v) <= self.min_signal,  # black sky on both sides: pole invisible
+            lambda v: lum[v, u - 1:u + 2].min() < self.silhouette_contrast * side(v),
+            self.max_sky_rows,
+        )
+
+
+def _follow_column(bottom: int, height: int, sky: Callable[[int], bool],
+                   pole: Callable[[int], bool], max_sky_rows: int) -> int:
+    """Last row of a pole followed down a column from row ``bottom``.
+
+    Rows below ``bottom`` are visited in turn: a ``sky`` row (nothing to judge the pole
+    against) is crossed, at most ``max_sky_rows`` of them in a row; a ``pole`` row
+    extends the pole; one other row is bridged, a second one in a row ends the walk.
+    """
+    v, gap, skies, last = bottom + 1, 0, 0, bottom
+    while v < height:
+        if sky(v):
+            skies += 1
+            if skies > max_sky_rows:
+                break
+        elif pole(v):
+            last, gap, skies = v, 0, 0
+        else:
+            gap += 1
+            if gap > 1:
+                break
+        v += 1
+    return last
 
 
 def _beacon_runs(
