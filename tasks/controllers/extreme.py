@@ -237,8 +237,9 @@ class BeaconLocalizer(RoverCameraSeeker):
         age = float(state[GOAL_AGE])
         fresh = age < 90.0 and (age < self._last_age or age <= FRESH_S)
         wheels = RoverCameraSeeker.act(self, obs)
+        tilt = _tilt(state[QUAT])
         self._level.propagate(state)
-        if fresh and _tilt(state[QUAT]) < math.radians(LEVEL_FIX_DEG):
+        if fresh and tilt < math.radians(LEVEL_FIX_DEG):
             self._level.fix(state)
         est = self._odo.goal if self._since_fix <= self._lost_after() else None
         if est is None:
@@ -247,7 +248,7 @@ class BeaconLocalizer(RoverCameraSeeker):
         report = -1.0
         reach = BLOCKED_REPORT_RANGE if self._blocked else self.report_range
         near = float(np.linalg.norm(est)) <= reach
-        level = _tilt(state[QUAT]) < math.radians(LEVEL_DEG)
+        level = tilt < math.radians(LEVEL_DEG)
         if level:
             self._unlevel = 0
         bearing = math.atan2(float(est[1]), float(est[0]))

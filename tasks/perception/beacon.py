@@ -83,7 +83,10 @@ class BeaconDetector:
 
     def mask(self, image: NDArray[np.uint8]) -> NDArray[np.bool_]:
         """Beacon-coloured pixels of a companded frame ``(H, W, 3)``."""
-        x = decode_sqrt8(image)
+        return self._mask(decode_sqrt8(image))
+
+    def _mask(self, x: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Beacon-coloured pixels of a decoded frame (linear, fraction of full scale)."""
         if self.smooth_sigma > 0:
             x = ndimage.gaussian_filter(x, sigma=(self.smooth_sigma, self.smooth_sigma, 0))
         s = x.sum(axis=-1)
@@ -104,7 +107,9 @@ class BeaconDetector:
         Returns:
             The detection, or ``None`` when no beacon-coloured blob is found.
         """
-        m = self.mask(image)
+        x = decode_sqrt8(image)  # decoded once; every test below reads it
+        lum = x.sum(axis=-1)
+        m = self._mask(x)
         labels, n = ndimage.label(m, structure=_EIGHT)
         if n == 0:
             return None
@@ -120,9 +125,10 @@ class BeaconDetector:
         rows_all = np.nonzero(near.any(axis=1))[0]
         top_row = int(min(rows.min(), rows_all.min()))
         bottom_row = int(max(rows.max(), rows_all.max()))
-        bottom_row = self._extend_silhouette(image, int(u), bottom_row)
+        if self.silhouette_contrast > 0:
+            bottom_row = self._extend_silhouette(lum, int(u), bottom_row)
         if self.tint_contrast > 0:
-            bottom_row = self._extend_tint(image, int(u), bottom_row)
+            bottom_row = self._extend_tint(x, lum, int(u), bottom_row)
         # MSAA-blended end pixels pass the colour test at partial coverage, so the blob
         # overstates the extent by ~0.65 px on average (measured on rendered frames with
         # known truth, 64 x 64, 4x MSAA): trim half of that at each end
@@ -155,7 +161,7 @@ class BeaconDetector:
             base_dz = dist * tan_b if not bottom_clipped else -CAMERA_HEIGHT_NOMINAL
             method = "pole"
         elif (bottom_clipped or sphere_only or tan_t - tan_b <= 1e-6
-              or self._base_hidden(image, int(u), bottom_row, sphere_w)):
+              or self._base_hidden(lum, int(u), bottom_row, sphere_w)):
             width = max(sphere_w - self.sphere_width_bias_px, 1.0)
             dist = 2.0 * BEACON_SPHERE_RADIUS * calib.focal_px / width
             base_dz = dist * tan_t - BEACON_TOTAL_HEIGHT + BEACON_SPHERE_RADIUS
@@ -177,14 +183,13 @@ class BeaconDetector:
         )
 
 
-    def _base_hidden(self, image: NDArray[np.uint8], u: int, bottom: int, width: float) -> bool:
+    def _base_hidden(self, lum: NDArray[np.float64], u: int, bottom: int, width: float) -> bool:
         """Whether the pole ends at a skyline: black sky beside its lowest rows, ground below.
 
         A beacon standing behind a rise shows only its upper part above the nearer
         terrain's skyline; its base is hidden, so the height does not range it. Beside a
         visible base there is ground, never sky.
         """
-        lum = decode_sqrt8(image).sum(axis=-1)
         h, w = lum.shape
         off = int(math.ceil(0.5 * width)) + 2
         left, right = u - off, u + off
@@ -197,7 +202,8 @@ class BeaconDetector:
                       and lum[bottom + 1, right] > self.min_signal)
         return sky and ground
 
-    def _extend_tint(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
+    def _extend_tint(self, x: NDArray[np.float64], lum: NDArray[np.float64], u: int,
+                     bottom: int) -> int:
         """Follow a sub-pixel pole down its column by its orange tint against the ground.
 
         A row belongs to the pole while the largest ``r - b`` chromaticity of columns
@@ -206,8 +212,6 @@ class BeaconDetector:
         failing the test is bridged, rows of black sky are crossed as in
         :meth:`_extend_silhouette`.
         """
-        x = decode_sqrt8(image)
-        lum = x.sum(axis=-1)
         h, w = lum.shape
         if u < 4 or u > w - 5:
             return bottom
@@ -227,13 +231,12 @@ class BeaconDetector:
 
         return _follow_column(bottom, h, sky, pole, self.max_sky_rows)
 
-    def _extend_silhouette(self, image: NDArray[np.uint8], u: int, bottom: int) -> int:
+    def _extend_silhouette(self, lum: NDArray[np.float64], u: int, bottom: int) -> int:
         """Follow the pole down as a dark line against the ground when it is backlit.
 
         With the sun behind the beacon only the sphere's lit limb is orange; the pole
         then shows as a column darker than the ground on both sides of it.
         """
-        lum = decode_sqrt8(image).sum(axis=-1)
         h, w = lum.shape
         if u < 3 or u > w - 4:
             return bottom
