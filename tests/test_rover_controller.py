@@ -163,3 +163,48 @@ def test_stall_nose_up_on_open_ground_climbs_across_the_slope():
     for _ in range(400):
         c.act(_obs(goal=goal, quat=quat, ranges=(4.0, 4.0, 1.2, 0.3, 0.25)))
     assert c._escape_until > 0 and not c._switchback
+
+
+def test_beacon_localizer_reports_fixes_with_the_top_in_view_not_pole_width_fixes():
+    # lunar-mare-day seed 48: stopped 2.4 m from the beacon pitched 16 deg nose-down, the
+    # beacon's top above the frame; the detector ranged by the pole's 3 px width (1.85 m),
+    # six such fixes agreed at 2.0 m and were reported (0.36 m off). The localizer now reports
+    # its last fixes taken with the top in view, carried by odometry. Here the beacon stands
+    # 0.4 m higher than the rover's ground (on a rise, as in mare-day seed 68).
+    import gymnasium
+
+    env = gymnasium.make("embodisim/BeaconLocalize-v0", condition="earth-reference")
+    loc = BeaconLocalizer.for_env(env)
+    env.close()
+    assert loc.camera is not None, "for_env hands the localizer the camera calibration"
+    down = math.radians(16.0)  # nose-down pitch (rotation about body y)
+    pitched = (math.cos(down / 2), 0.0, math.sin(down / 2), 0.0)
+    level = (1.0, 0.0, 0.0, 0.0)
+    def state(goal, age, quat):
+        # the beacon centre's height in the rover frame: -0.12 m on flat ground, + 0.4 m for
+        # the rise; pitched nose-down, a point 2 m ahead is a further 2 sin(16 deg) higher
+        s = np.zeros(25)
+        s[:24] = _obs(goal=goal, quat=quat)
+        s[2] = -0.12 + 0.4 + (goal[0] * math.sin(down) if quat == pitched else 0.0)
+        s[24] = age
+        return s
+
+    assert loc.top_in_view(state((3.0, 0.0), 0.0, level), np.array([3.0, 0.0]))
+    assert not loc.top_in_view(state((2.0, 0.0), 0.0, pitched), np.array([2.0, 0.0]))
+
+    def run(localizer):
+        for k in range(20):  # level fixes 3 m out, the whole beacon in view (no report yet)
+            assert localizer.act(state((3.0, 0.0), 0.0 if k % 2 == 0 else 0.05, level))[4] < 0
+        for k in range(60):  # then, pitched at the stop, pole-width fixes 2 m out
+            out = localizer.act(state((2.0, 0.0), 0.0 if k % 2 == 0 else 0.05, pitched))
+            if out[4] > 0:
+                return out[2:4] * 10.0
+        raise AssertionError("no report")
+
+    # the rover did not move (wheels still): the trusted fix is where the beacon is, seen in
+    # the pitched rover frame (the report's frame)
+    c, s_ = math.cos(down), math.sin(down)  # world-from-body rotation about y: x' = c x + s z
+    trusted = (c * 3.0 - s_ * (-0.12 + 0.4), 0.0)
+    assert np.allclose(run(loc), trusted, atol=0.05)
+    # without a calibration it cannot tell, and reports the pole-width fixes (the old behaviour)
+    assert np.allclose(run(BeaconLocalizer(dt=0.05)), (2.0, 0.0), atol=0.05)
