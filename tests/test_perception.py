@@ -179,3 +179,16 @@ def test_detector_follows_a_sub_pixel_pole_by_its_tint():
     assert det.distance == pytest.approx(0.92 * calib.focal_px / (det.v_bottom - det.v_top), rel=0.05)
     off = BeaconDetector(tint_contrast=0.0).detect(image, calib, level)
     assert off is not None and off.method == "sphere" and off.distance < 0.8 * det.distance
+
+
+def test_camera_model_projection_inverts_its_rays():
+    calib = _calib()
+    u, v = np.array([3.5, 40.25, 60.0]), np.array([10.0, 31.5, 2.75])
+    rays = calib.rays_body(u, v)
+    for k, depth_m in enumerate((0.5, 2.0, 7.0)):
+        point = np.asarray(calib.pos_body) + depth_m * rays[k] / float(-(calib.rotation.T @ rays[k])[2])
+        pu, pv, depth = calib.project_body(point)
+        assert (pu, pv) == pytest.approx((u[k], v[k]), abs=1e-9)
+        assert depth == pytest.approx(depth_m, rel=1e-12)
+    # a point behind the camera has no image
+    assert calib.project_body(np.asarray(calib.pos_body) - rays[0])[2] < 0

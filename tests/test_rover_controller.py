@@ -180,6 +180,7 @@ def test_beacon_localizer_reports_fixes_with_the_top_in_view_not_pole_width_fixe
     down = math.radians(16.0)  # nose-down pitch (rotation about body y)
     pitched = (math.cos(down / 2), 0.0, math.sin(down / 2), 0.0)
     level = (1.0, 0.0, 0.0, 0.0)
+
     def state(goal, age, quat):
         # the beacon centre's height in the rover frame: -0.12 m on flat ground, + 0.4 m for
         # the rise; pitched nose-down, a point 2 m ahead is a further 2 sin(16 deg) higher
@@ -203,7 +204,7 @@ def test_beacon_localizer_reports_fixes_with_the_top_in_view_not_pole_width_fixe
 
     # the rover did not move (wheels still): the trusted fix is where the beacon is, seen in
     # the pitched rover frame (the report's frame)
-    c, s_ = math.cos(down), math.sin(down)  # world-from-body rotation about y: x' = c x + s z
+    c, s_ = math.cos(down), math.sin(down)  # body from world, pitched about y: x_b = c x - s z
     trusted = (c * 3.0 - s_ * (-0.12 + 0.4), 0.0)
     assert np.allclose(run(loc), trusted, atol=0.05)
     # without a calibration it cannot tell, and reports the pole-width fixes (the old behaviour)

@@ -248,10 +248,9 @@ class BeaconLocalizer(RoverCameraSeeker):
         up_body = _rot(state[QUAT])[2]  # world z in the body frame (row 2 of world-from-body)
         top = (np.array([float(goal_xy[0]), float(goal_xy[1]), float(state[GOAL][2])])
                + (BEACON_TOTAL_HEIGHT - BEACON_CENTRE_HEIGHT) * up_body)
-        p = cam.rotation.T @ (top - np.asarray(cam.pos_body))  # camera frame, looking along -z
-        if p[2] >= 0.0:
+        _, row, depth = cam.project_body(top)
+        if depth <= 0.0:
             return False
-        row = 0.5 * cam.height - cam.focal_px * float(p[1]) / float(-p[2])
         return row >= TOP_MARGIN_PX
 
     def reset(self, seed: int) -> None:
@@ -261,8 +260,9 @@ class BeaconLocalizer(RoverCameraSeeker):
         self._stop_steps = 0
         self._unlevel = 0  # consecutive stopped steps with the rover tilted beyond LEVEL_DEG
         self._blocked = False  # backed off an obstacle: report from where it stands
-        # the last fixes taken level, carried by odometry: what a rover that cannot get level
-        # again reports (tilted, the beacon leaves the frame top and the pole's 2 px width ranges it)
+        # the last fixes taken level with the beacon's top in view, carried by odometry: what a
+        # rover that cannot get level again reports (tilted, the beacon leaves the frame top and
+        # the pole's 2 px width ranges it), and what replaces fixes ranged by the pole's width
         self._level = _WorldTrack(self.dt)
 
     def act(self, obs: Any) -> np.ndarray:

@@ -99,6 +99,18 @@ class CameraModel:
         d /= np.linalg.norm(d, axis=-1, keepdims=True)
         return d @ self.rotation.T
 
+    def project_body(self, point: NDArray[np.float64]) -> tuple[float, float, float]:
+        """Image point ``(u, v)`` [px] and depth [m] of a body-frame point (inverse of rays_body).
+
+        The depth is <= 0 (and ``u, v`` NaN) for a point at or behind the optical centre.
+        """
+        p = self.rotation.T @ (np.asarray(point, dtype=np.float64) - np.asarray(self.pos_body))
+        depth = -float(p[2])  # the camera looks along its -z
+        if depth <= 0.0:
+            return math.nan, math.nan, depth
+        return (0.5 * self.width + self.focal_px * float(p[0]) / depth,
+                0.5 * self.height - self.focal_px * float(p[1]) / depth, depth)
+
 
 class ColourCamera:
     """Colour radiometric camera bound to a built scene's absolute light scale.
