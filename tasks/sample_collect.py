@@ -46,6 +46,16 @@ IMPRATIO = 10.0  # friction-to-normal impedance ratio: stiffer friction, a gripp
 # silicone pads hold a rock well inside its friction cone without creep.
 NOSLIP_ITERATIONS = 4
 REACQUIRE_FRAMES = 5  # frames without the tracked sample before the detector searches anew
+# A sample lies where it came to rest: on ground steeper than it can rest on it would have
+# rolled away long before. Its rolling-resistance lever over its radius gives a rolling angle of
+# atan(ROLLING_FRICTION / 0.022 m) = 24 deg; samples dropped on 22-39 deg crater walls (terminator
+# and mare-day seeds 48, 52, 76, highland-slopes seed 52, ceres seed 32) started their episode
+# rolling (1-195 cm in the first 3 s, some out of the camera's view). The sample's position is
+# drawn again until the ground under it is at most MAX_REST_SLOPE_DEG steep (4 deg of margin
+# for the roughness within its footprint); after MAX_PLACEMENTS draws the flattest is taken.
+MAX_REST_SLOPE_DEG = 20.0  # [deg] steepest ground a sample is placed on
+MAX_PLACEMENTS = 20  # position draws per episode at most
+SLOPE_BASELINE = 0.03  # [m] half baseline of the ground-slope estimate (the sample is 4.4 cm wide)
 
 
 def _quat_z(yaw: float) -> list[float]:
@@ -76,13 +86,15 @@ class SampleCollectEnv(MujocoTaskEnv):
 
     **Randomizations.** Scene from ``condition``/``scenario_seed`` (terrain slope and
     roughness under the workspace, lighting, gravity, regolith friction); per episode
-    the sample's position (0.42-0.62 m from the arm, +/-0.5 rad) and yaw, camera noise.
+    the sample's position (0.42-0.62 m from the arm, +/-0.5 rad; drawn again where the
+    ground under it is steeper than ``MAX_REST_SLOPE_DEG``, on which it would not rest) and
+    yaw, camera noise.
     Low gravity changes how the released sample falls, bounces and settles.
 
     **Success conditions.** The sample rests inside the container (within its
     inner walls, below the rim) with speed below ``settle_speed`` and neither jaw
     touching it. Perception accuracy is scored on camera frames in which the sample
-    lies on the ground unoccluded: correct when the true sample centre is within
+    lies on the ground, in the frame and unoccluded: correct when the true sample centre is within
     ``perception_tol_m`` of the estimated viewing ray.
     """
 
@@ -259,10 +271,19 @@ class SampleCollectEnv(MujocoTaskEnv):
         self.ctl.set_home(self.data)
         self.data.qpos[self._j1] = STOW_JOINT1
         self.data.ctrl[self.ctl.act_ids[0]] = STOW_JOINT1
-        dist = float(rng.uniform(0.42, 0.62))  # sample distance from the arm base [m]
-        bearing = float(rng.uniform(-0.5, 0.5))  # [rad] from the lander's +x
-        local = np.array([dist * math.cos(bearing), dist * math.sin(bearing), 0.0])
-        world = self._origin + self._rot @ local
+        best: tuple[float, np.ndarray] | None = None
+        for _ in range(MAX_PLACEMENTS):
+            dist = float(rng.uniform(0.42, 0.62))  # sample distance from the arm base [m]
+            bearing = float(rng.uniform(-0.5, 0.5))  # [rad] from the lander's +x
+            local = np.array([dist * math.cos(bearing), dist * math.sin(bearing), 0.0])
+            world = self._origin + self._rot @ local
+            slope = self._ground_slope_deg(float(world[0]), float(world[1]))
+            if best is None or slope < best[0]:
+                best = (slope, world)
+            if slope <= MAX_REST_SLOPE_DEG:
+                break
+        assert best is not None
+        world = best[1]
         zs = self._ground_z(float(world[0]), float(world[1]))
         a = self._sample_qadr
         self.data.qpos[a:a + 3] = [world[0], world[1], zs + SAMPLE_HALF + 0.002]
@@ -300,6 +321,13 @@ class SampleCollectEnv(MujocoTaskEnv):
         if dist < 0 or int(geomid[0]) != self._terrain_geom:
             return self.scene.surface_z(x, y)
         return z_top - float(dist)
+
+    def _ground_slope_deg(self, x: float, y: float) -> float:
+        """Steepness [deg] of the collision surface under (x, y), over the sample's footprint."""
+        h = SLOPE_BASELINE
+        zx = (self._ground_z(x + h, y) - self._ground_z(x - h, y)) / (2.0 * h)
+        zy = (self._ground_z(x, y + h) - self._ground_z(x, y - h)) / (2.0 * h)
+        return math.degrees(math.atan(math.hypot(zx, zy)))
 
     def step(self, action: np.ndarray):
         """Move the TCP target, drive the arm and gripper for one control period."""
@@ -361,9 +389,13 @@ class SampleCollectEnv(MujocoTaskEnv):
                 self._perc_hits += int(miss <= self.perception_tol_m)
 
     def _sample_visible_on_ground(self) -> bool:
-        """Truth for scoring: the sample rests near where it started and no geom hides it."""
+        """Truth for scoring: the sample rests near where it started, in the frame, unoccluded."""
         if float(self.data.xpos[self._sample][2]) > self._sample_z0 + 0.03:
             return False
+        cal = self.camera.calibration
+        u, v, depth = cal.project_body(self._to_lander(self.data.xpos[self._sample]))
+        if not (depth > 0.0 and 0.0 <= u < cal.width and 0.0 <= v < cal.height):
+            return False  # pushed or rolled out of the camera's view
         cam = self.data.cam_xpos[self.model.camera("lander_cam").id]
         to = self.data.xpos[self._sample] - cam
         geomid = np.zeros(1, dtype=np.int32)

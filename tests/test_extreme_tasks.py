@@ -152,3 +152,26 @@ def test_sample_collect_scripted_episode_stows_the_sample_in_the_dark():
     # centred closure: the jaws do not float as a pair (they did by ~2 cm before)
     assert offsets and max(abs(o) for o in offsets) < 0.004, max(abs(o) for o in offsets)
     assert ev["perception_frames"] > 0 and ev["perception_accuracy"] >= 0.5
+
+
+def test_sample_collect_places_the_sample_where_it_rests():
+    """The sample starts at rest: never on ground steeper than MAX_REST_SLOPE_DEG.
+
+    lunar-highland-slopes seed 52 draws its first position on a 39 deg crater wall, from
+    which the sample rolled 1.95 m in 3 s (out of the camera's view) before placements were
+    checked; seed 0's first draw is flat and kept, so its episode is unchanged.
+    """
+    from tasks.sample_collect import MAX_REST_SLOPE_DEG
+
+    for condition, seed in (("lunar-highland-slopes", 52), ("lunar-highland-slopes", 0)):
+        env = gym.make("embodisim/SampleCollect-v0", condition=condition, scenario_seed=seed)
+        env.reset(seed=seed)
+        u = env.unwrapped
+        p0 = u.data.xpos[u._sample].copy()
+        assert u._ground_slope_deg(float(p0[0]), float(p0[1])) <= MAX_REST_SLOPE_DEG
+        hold = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)  # arm still, jaws open
+        for _ in range(40):  # 2 s
+            env.step(hold)
+        moved = float(np.linalg.norm(u.data.xpos[u._sample] - p0))
+        env.close()
+        assert moved < 0.005, (condition, seed, moved)

@@ -157,6 +157,7 @@ class RoverCameraSeeker:
         self._since_fix = math.inf
         self._yaw0: float | None = None
         self._sweep = 0  # 0: sweep right to -75 deg, 1: left to +75 deg, 2: keep turning left
+        self._searching = False
 
     def act(self, obs: Any) -> np.ndarray:
         """Wheel commands [left, right] in [-1, 1]."""
@@ -175,6 +176,14 @@ class RoverCameraSeeker:
         self._since_fix += self.dt
         if self._odo.goal is None or self._since_fix > self._lost_after():
             if self._inner.low_g:
+                if not self._searching and self._odo.goal is not None:
+                    # lost: the milli-g sweep turns first toward where the goal was last seen
+                    # and sweeps about that bearing, not the start heading (asteroid seed 54:
+                    # lost 40 deg to the left, it swept right first and ran out of time)
+                    bearing = math.atan2(float(self._odo.goal[1]), float(self._odo.goal[0]))
+                    self._yaw0 = yaw + bearing
+                    self._sweep = 1 if bearing > 0.0 else 0
+                self._searching = True
                 return self._search_low_g(state, yaw)
             # search: sweep +/-75 deg about the start heading (the goal of every condition lies
             # within +/-60 deg of it), then keep turning; the inner loop's rate limit applies
@@ -190,6 +199,7 @@ class RoverCameraSeeker:
             # escape mid-search
             direction = -1.0 if self._sweep == 0 else 1.0
             return self._inner.turn_in_place(state[:24], direction, self.search_turn)
+        self._searching = False
         inner = state[:24].copy()
         inner[0:2] = self._odo.goal
         return self._inner.act(inner)
@@ -199,7 +209,10 @@ class RoverCameraSeeker:
         return self.lost_after_s * (LOW_G_LOST_FACTOR if self._inner.low_g else 1.0)
 
     def _search_low_g(self, state: np.ndarray, yaw: float) -> np.ndarray:
-        """Milli-g search: sweep right then left by LOW_G_SWEEP_DEG, turning in place at full speed."""
+        """Milli-g search: sweep by LOW_G_SWEEP_DEG about the start heading, turning in place.
+
+        After a loss the sweep is centred on the goal's last bearing instead.
+        """
         self._fixes = []
         assert self._yaw0 is not None
         rel = math.remainder(yaw - self._yaw0, 2 * math.pi)
