@@ -12,6 +12,7 @@ from tasks.controllers.extreme import (
     REPORT_BEARING_DEG,
     UNLEVEL_WAIT_STEPS,
     BeaconLocalizer,
+    RoverCameraSeeker,
 )
 from tasks.controllers.rover import (
     ACCEL,
@@ -209,3 +210,31 @@ def test_beacon_localizer_reports_fixes_with_the_top_in_view_not_pole_width_fixe
     assert np.allclose(run(loc), trusted, atol=0.05)
     # without a calibration it cannot tell, and reports the pole-width fixes (the old behaviour)
     assert np.allclose(run(BeaconLocalizer(dt=0.05)), (2.0, 0.0), atol=0.05)
+
+
+def test_milli_g_search_for_a_lost_goal_turns_first_toward_its_last_bearing():
+    """In milli-g, a goal lost on the left is searched for by turning left, and vice versa.
+
+    The search used to sweep right first whatever it had seen (asteroid seed 54: a goal lost
+    40 deg to the left, found again only after the full right sweep, out of time).
+    """
+    seeker = RoverCameraSeeker(dt=0.05)
+
+    def state(goal, age):
+        s = np.zeros(25)
+        s[:24] = _obs(goal=goal, g=0.005)  # milli-g: the accelerometer reads its noise
+        s[24] = age
+        return s
+
+    for side in (1.0, -1.0):
+        seeker.reset(0)
+        goal = (2.0, 1.5 * side)
+        for k in range(40):  # fresh fixes every other step
+            seeker.act(state(goal, 0.0 if k % 2 == 0 else 0.05))
+        assert seeker._inner.low_g
+        age = 0.05
+        for _ in range(int(seeker._lost_after() / 0.05) + 80):  # no fix since: lost
+            age += 0.05
+            out = seeker.act(state(goal, age))
+        # turning in place toward the side it was last seen on: right wheel forward for left
+        assert side * (out[1] - out[0]) > 1.0, (side, out)
