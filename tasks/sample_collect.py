@@ -48,9 +48,9 @@ NOSLIP_ITERATIONS = 4
 REACQUIRE_FRAMES = 5  # frames without the tracked sample before the detector searches anew
 # A sample lies where it came to rest: on ground steeper than it can rest on it would have
 # rolled away long before. Its rolling-resistance lever over its radius gives a rolling angle of
-# atan(ROLLING_FRICTION / 0.022 m) = 24 deg; samples dropped on 22-39 deg crater walls (terminator
-# and mare-day seeds 48, 52, 76, highland-slopes seed 52, ceres seed 32) started their episode
-# rolling (1-195 cm in the first 3 s, some out of the camera's view). The sample's position is
+# atan(ROLLING_FRICTION / 0.022 m) = 24 deg; samples dropped on 22-39 deg crater walls (lunar-
+# terminator seeds 48, 52, 76, lunar-mare-day 48, 52, lunar-highland-slopes 52, ceres 32) started
+# their episode rolling (1-195 cm in the first 3 s, some out of the camera's view). The sample's position is
 # drawn again until the ground under it is at most MAX_REST_SLOPE_DEG steep (4 deg of margin
 # for the roughness within its footprint); after MAX_PLACEMENTS draws the flattest is taken.
 MAX_REST_SLOPE_DEG = 20.0  # [deg] steepest ground a sample is placed on

@@ -108,7 +108,7 @@ class SampleCollector:
             # park beside the container, out of the camera's view, until a fresh fix; at full
             # speed: the jaws hold nothing here (carry_speed is for a held sample), and each
             # retry's trip out of the view at 0.4 cost ~2.5 s (lunar-highland-slopes seeds 10,
-            # 18, 31, 38, 56, 69 ran out of the 30 s on their last attempt's carry before)
+            # 18, 31, 38, 56 and 69, which had run out of the 30 s, now succeed)
             move = self._toward(ee, self.container + np.array([0.0, 0.0, 0.15]))
             if self._turn > 0:
                 # the next attempt with the jaws turned 90 deg: the ray's error (largest
