@@ -48,11 +48,12 @@ NOSLIP_ITERATIONS = 4
 REACQUIRE_FRAMES = 5  # frames without the tracked sample before the detector searches anew
 # A sample lies where it came to rest: on ground steeper than it can rest on it would have
 # rolled away long before. Its rolling-resistance lever over its radius gives a rolling angle of
-# atan(ROLLING_FRICTION / 0.022 m) = 24 deg; samples dropped on 22-39 deg crater walls (lunar-
-# terminator seeds 48, 52, 76, lunar-mare-day 48, 52, lunar-highland-slopes 52, ceres 32) started
-# their episode rolling (1-195 cm in the first 3 s, some out of the camera's view). The sample's position is
-# drawn again until the ground under it is at most MAX_REST_SLOPE_DEG steep (4 deg of margin
-# for the roughness within its footprint); after MAX_PLACEMENTS draws the flattest is taken.
+# atan(ROLLING_FRICTION / 0.022 m) = 24 deg; samples dropped on 22-39 deg crater walls
+# (lunar-terminator seeds 48, 52, 76, lunar-mare-day 48, 52, lunar-highland-slopes 52, ceres 32)
+# started their episode rolling (1-195 cm in the first 3 s, some out of the camera's view). The
+# sample's position is drawn again until the ground under it is at most MAX_REST_SLOPE_DEG steep
+# (4 deg of margin for the roughness within its footprint); after MAX_PLACEMENTS draws the
+# flattest is taken.
 MAX_REST_SLOPE_DEG = 20.0  # [deg] steepest ground a sample is placed on
 MAX_PLACEMENTS = 20  # position draws per episode at most
 SLOPE_BASELINE = 0.03  # [m] half baseline of the ground-slope estimate (the sample is 4.4 cm wide)
@@ -94,8 +95,8 @@ class SampleCollectEnv(MujocoTaskEnv):
     **Success conditions.** The sample rests inside the container (within its
     inner walls, below the rim) with speed below ``settle_speed`` and neither jaw
     touching it. Perception accuracy is scored on camera frames in which the sample
-    lies on the ground, in the frame and unoccluded: correct when the true sample centre is within
-    ``perception_tol_m`` of the estimated viewing ray.
+    lies on the ground, in the frame and unoccluded: correct when the true sample centre
+    is within ``perception_tol_m`` of the estimated viewing ray.
     """
 
     def __init__(
