@@ -1,4 +1,4 @@
-"""GPU check: RoverTraverse on MuJoCo Warp - steps/s at 1k-8k worlds, and agreement with the CPU.
+"""GPU check: RoverTraverse and DoorOpen on MuJoCo Warp - steps/s at 1k-8k worlds, agreement with the CPU.
 
 Prepared for a short run on a CUDA machine where ``pip install mujoco-warp`` (extra
 ``gpu``) and ``pip install -e .`` are done. It installs nothing, starts no network
@@ -16,7 +16,15 @@ What it measures, in one run:
 3. ``agreement`` - ``--agree-worlds`` worlds with identical start states and wheel
    commands stepped on the GPU and on the CPU reference (double precision) for
    ``--horizon`` control steps; the largest deviation of the rover base over the
-   horizon against the stated tolerances :data:`TOLERANCES`.
+   horizon against the stated tolerances :data:`TOLERANCES`;
+4. ``door_throughput`` / ``door_cpu_reference`` - the same for the manipulation task
+   DoorOpen (7-dof arm, gripper, hinged door with its latch as a device kernel,
+   :class:`sims.warp_backend.JointDetent`), and ``door_env_throughput`` for its vector
+   env (``make_vec("embodisim/DoorOpen-v0", n, backend="warp")``; tactile fields,
+   observations and rewards on the host from each world's MjData, copied from the device
+   by ``mujoco_warp.get_data_into``, which reads all worlds' arrays per call);
+5. ``door_agreement`` - :func:`touch_agreement`: the scripted DoorOpen controller in
+   closed loop on both paths, against :data:`TOUCH_TOLERANCES`.
 
 Usage: python benchmarks/gpu_check.py [--worlds 1024 2048 4096 8192] [--out result.json]
 Exit status: 0 ran (see ``within_tolerance``), 2 no CUDA / mujoco-warp (JSON says why).
@@ -49,6 +57,22 @@ TOLERANCES = {
 }
 # Set after one data point (the warp *CPU* device, same float32 kernels, 2 worlds, seed 0):
 # max deviations over 1 s were xy 0.024 m, z 0.004 m, tilt 0.38 deg, yaw 2.6 deg.
+
+
+# Closed-loop agreement of a touch task on MuJoCo Warp with the CPU batch: each path runs
+# the task's scripted controller on its own observations (touch_agreement). Set from three
+# data points on warp's CPU device, 2 worlds each (DoorOpen scenario 0 seed 3, DrawerOpen
+# scenario 1 seed 5, LeverTurn scenario 2 seed 7): over the first 130 control steps (2.6 s:
+# reach, grasp, first pull) TCP <= 0.69 mm and opening fraction <= 0.0045 apart, first pad
+# contact on the same step; every world succeeded on both paths, first successes 0-7 steps
+# apart. Past the grasp, contact-rich pulling diverges (7.6 mm of TCP by step 200).
+TOUCH_HORIZON = 130  # control steps compared
+TOUCH_TOLERANCES = {
+    "tcp_m": 0.002,  # m, gripper TCP position, over TOUCH_HORIZON
+    "fraction": 0.01,  # opening fraction of the fixture joint, over TOUCH_HORIZON
+    "first_touch_steps": 1,  # control steps between the paths' first pad contact
+    "success_steps": 20,  # control steps between the paths' first success
+}
 
 
 def _log(msg: str) -> None:
@@ -90,21 +114,24 @@ def throughput(model: mujoco.MjModel, frame_skip: int, nworld: int, ctrl_steps: 
     }
 
 
-def env_throughput(nworld: int, ctrl_steps: int, rng: np.random.Generator) -> dict[str, Any]:
+def env_throughput(nworld: int, ctrl_steps: int, rng: np.random.Generator,
+                   env_id: str = "embodisim/RoverTraverse-v0") -> dict[str, Any]:
+    """Env-steps/s of ``make_vec(env_id, nworld, backend="warp")`` under random actions."""
     from tasks.vector import make_vec
 
-    env = make_vec("embodisim/RoverTraverse-v0", nworld, backend="warp")
+    env = make_vec(env_id, nworld, backend="warp")
+    adim = env.single_action_space.shape[0]
     try:
         env.reset(seed=0)
-        env.step(rng.uniform(-1, 1, (nworld, 2)).astype(np.float32))
-        acts = rng.uniform(-1, 1, (ctrl_steps, nworld, 2)).astype(np.float32)
+        env.step(rng.uniform(-1, 1, (nworld, adim)).astype(np.float32))
+        acts = rng.uniform(-1, 1, (ctrl_steps, nworld, adim)).astype(np.float32)
         t0 = time.perf_counter()
         for a in acts:
             env.step(a)
         dt = time.perf_counter() - t0
     finally:
         env.close()
-    return {"nworld": nworld, "env_steps_per_s": nworld * ctrl_steps / dt}
+    return {"env_id": env_id, "nworld": nworld, "env_steps_per_s": nworld * ctrl_steps / dt}
 
 
 def cpu_reference(model: mujoco.MjModel, frame_skip: int, nworld: int, ctrl_steps: int,
@@ -169,6 +196,120 @@ def agreement(model: mujoco.MjModel, frame_skip: int, rover: int, qadr: int, nwo
     }
 
 
+def door_throughput(nworld: int, ctrl_steps: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Physics steps/s of the DoorOpen scene on MuJoCo Warp, the latch kernel before every step."""
+    from sims.warp_backend import JointDetent, WarpSim
+    from tasks.touch.articulated import DoorOpenEnv
+
+    env = DoorOpenEnv(scenario_seed=0)
+    env.reset(seed=0)
+    model, fs, art = env.model, env.frame_skip, env.art
+    t0 = time.perf_counter()
+    sim = WarpSim([model] * nworld)
+    sim.set_state(range(nworld), [env.data] * nworld)
+    detent = JointDetent(sim, np.full(nworld, art.qadr), np.full(nworld, art.dadr))
+    detent.set(np.full(nworld, art.latch_k), np.full(nworld, art.ranges.latch_travel), np.ones(nworld))
+    lo, hi = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+    sim.write("ctrl", env.data.ctrl + rng.uniform(-0.05, 0.05, (nworld, model.nu)).clip(lo, hi))
+    t1 = time.perf_counter()
+    sim.step(fs, hook=detent)  # graph capture + kernel compilation
+    t2 = time.perf_counter()
+    failed = np.zeros(nworld, dtype=bool)
+    t3 = time.perf_counter()
+    for _ in range(ctrl_steps):
+        failed |= sim.step(fs, hook=detent)
+    dt = time.perf_counter() - t3
+    env.close()
+    return {"nworld": nworld, "physics_steps_per_s": nworld * ctrl_steps * fs / dt,
+            "control_steps_per_s": nworld * ctrl_steps / dt, "setup_s": t1 - t0,
+            "first_step_s": t2 - t1, "failed_worlds": int(failed.sum())}
+
+
+def door_cpu_reference(nworld: int, ctrl_steps: int) -> dict[str, Any]:
+    """Physics steps/s of the DoorOpen scene on the CPU batch (mujoco.batch, all cores; no latch)."""
+    from sims.batch import BatchSim
+    from tasks.touch.articulated import DoorOpenEnv
+
+    env = DoorOpenEnv(scenario_seed=0)
+    env.reset(seed=0)
+    sim = BatchSim([env.model] * nworld, nthread=0)
+    sim.reset(forward=True)
+    sim.write("qpos", np.tile(env.data.qpos, (nworld, 1)))
+    sim.write("ctrl", np.tile(env.data.ctrl, (nworld, 1)))
+    sim.step(env.frame_skip)
+    t0 = time.perf_counter()
+    for _ in range(ctrl_steps):
+        sim.step(env.frame_skip)
+    dt = time.perf_counter() - t0
+    env.close()
+    return {"nworld": nworld, "threads": sim.nthread,
+            "physics_steps_per_s": nworld * ctrl_steps * env.frame_skip / dt}
+
+
+def touch_agreement(env_id: str = "embodisim/DoorOpen-v0", nworld: int = 2, seed: int = 3,
+                    scenario_seed: int = 0, max_steps: int = 300,
+                    horizon: int = TOUCH_HORIZON) -> dict[str, Any]:
+    """A touch task's scripted controller in closed loop on MuJoCo Warp and on the CPU batch.
+
+    Both vector envs hold ``nworld`` worlds of scene ``scenario_seed``, reset with
+    ``seed``; each runs the task's scripted controller on its own observations until
+    every world has succeeded on both paths or ``max_steps`` control steps. Compared
+    against :data:`TOUCH_TOLERANCES`: TCP position and opening fraction over the first
+    ``horizon`` steps (and only while no world has ended), the step of the first pad
+    contact (a marker displaced by > 1 um) and of the first success, per world.
+    """
+    from tasks.registry import make_policy
+    from tasks.vector import make_vec
+
+    kw = [{"scenario_seed": scenario_seed}] * nworld
+    envs = {"warp": make_vec(env_id, nworld, backend="warp", per_env_kwargs=kw),
+            "cpu": make_vec(env_id, nworld, backend="batch", per_env_kwargs=kw, num_threads=1)}
+    pols = {k: [make_policy(env_id, "scripted", v.envs[i]) for i in range(nworld)]  # type: ignore[attr-defined]
+            for k, v in envs.items()}
+    obs = {k: v.reset(seed=seed)[0] for k, v in envs.items()}
+    for k in envs:
+        for i, p in enumerate(pols[k]):
+            p.reset(seed + i)
+    success: dict[str, list[int | None]] = {k: [None] * nworld for k in envs}
+    touch: dict[str, list[int | None]] = {k: [None] * nworld for k in envs}
+    worst = {"tcp_m": 0.0, "fraction": 0.0}
+    ended = False
+    for step in range(max_steps):
+        for k, v in envs.items():
+            act = np.stack([p.act(obs[k][i]) for i, p in enumerate(pols[k])])
+            obs[k], _, term, trunc, info = v.step(act)
+            ended |= bool(term.any() or trunc.any())
+            for i, e in enumerate(v.envs):  # type: ignore[attr-defined]
+                if touch[k][i] is None and np.any(np.abs(e._markers) > 1e-6):
+                    touch[k][i] = step
+                if success[k][i] is None and term[i] and info["success"][i]:
+                    success[k][i] = step
+        if step < horizon and not ended:
+            for i in range(nworld):
+                a, b = envs["warp"].envs[i], envs["cpu"].envs[i]  # type: ignore[attr-defined]
+                tcp = float(np.max(np.abs(a.data.site_xpos[a.ctl.site_id] - b.data.site_xpos[b.ctl.site_id])))
+                frac = abs(a.art.fraction(a.data) - b.art.fraction(b.data))
+                worst = {"tcp_m": max(worst["tcp_m"], tcp), "fraction": max(worst["fraction"], frac)}
+        if all(x is not None for k in envs for x in success[k]):
+            break
+    for v in envs.values():
+        v.close()
+
+    def _gap(d: dict[str, list[int | None]]) -> float:
+        gaps = [abs(a - b) if a is not None and b is not None else (0 if a == b else math.inf)
+                for a, b in zip(d["warp"], d["cpu"], strict=True)]
+        return float(max(gaps))
+
+    dev = {**worst, "first_touch_steps": _gap(touch), "success_steps": _gap(success)}
+    return {
+        "env_id": env_id, "nworld": nworld, "seed": seed, "scenario_seed": scenario_seed,
+        "horizon_control_steps": horizon, "first_success_step": success, "first_touch_step": touch,
+        "max_deviation": dev, "tolerances": TOUCH_TOLERANCES,
+        "within_tolerance": {k: dev[k] <= TOUCH_TOLERANCES[k] for k in TOUCH_TOLERANCES},
+        "warp_success": sum(x is not None for x in success["warp"]) / nworld,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     # warp prints banners and kernel-compile lines on stdout: keep stdout for the JSON
     out = sys.stdout
@@ -188,6 +329,9 @@ def _run(argv: list[str] | None) -> tuple[int, str]:
     p.add_argument("--agree-worlds", type=int, default=16)
     p.add_argument("--horizon", type=int, default=20, help="control steps (x frame_skip substeps)")
     p.add_argument("--condition", default="lunar-mare-day")
+    p.add_argument("--door-env-worlds", type=int, nargs="*", default=[16, 64],
+                   help="world counts for the DoorOpen vector env (host-side MjData copies per world)")
+    p.add_argument("--door-agree-worlds", type=int, default=8)
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = p.parse_args(argv)
 
@@ -220,6 +364,12 @@ def _run(argv: list[str] | None) -> tuple[int, str]:
         ("throughput", lambda: [throughput(model, frame_skip, n, args.ctrl_steps, rng) for n in args.worlds]),
         ("cpu_reference", lambda: cpu_reference(model, frame_skip, args.cpu_worlds, args.ctrl_steps, rng)),
         ("env_throughput", lambda: [env_throughput(n, args.ctrl_steps, rng) for n in args.env_worlds]),
+        ("door_agreement", lambda: touch_agreement(nworld=args.door_agree_worlds)),
+        ("door_throughput", lambda: [door_throughput(n, args.ctrl_steps, rng) for n in args.worlds]),
+        ("door_cpu_reference", lambda: door_cpu_reference(args.cpu_worlds, args.ctrl_steps)),
+        ("door_env_throughput",
+         lambda: [env_throughput(n, args.ctrl_steps, rng, "embodisim/DoorOpen-v0")
+                  for n in args.door_env_worlds]),
     ]
     for name, fn in sections:
         _log(name)
@@ -231,10 +381,11 @@ def _run(argv: list[str] | None) -> tuple[int, str]:
         _log(f"{name}: {time.perf_counter() - t0:.1f} s")
         if args.out is not None:  # partial results survive a time limit
             args.out.write_text(json.dumps(result, indent=2, default=str))
-    cpu = result.get("cpu_reference", {}).get("physics_steps_per_s")
-    if cpu and isinstance(result.get("throughput"), list):
-        for row in result["throughput"]:
-            row["speedup_vs_cpu"] = row["physics_steps_per_s"] / cpu
+    for name, ref in (("throughput", "cpu_reference"), ("door_throughput", "door_cpu_reference")):
+        cpu = result.get(ref, {}).get("physics_steps_per_s")
+        if cpu and isinstance(result.get(name), list):
+            for row in result[name]:
+                row["speedup_vs_cpu"] = row["physics_steps_per_s"] / cpu
     env.close()
     text = json.dumps(result, indent=2, default=str)
     if args.out is not None:

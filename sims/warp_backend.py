@@ -15,8 +15,12 @@ Differences from the CPU reference, by design of MuJoCo Warp:
 * every call runs all worlds: ``step(ids=...)`` steps every world (the batched
   envs reset the ones they skip right after, which discards that step), and
   ``forward`` recomputes the derived fields of all worlds;
-* one model for all worlds (per-world parameters of MuJoCo Warp's batched model
-  fields are not used here): every sub-environment runs the same scene;
+* one scene for all worlds: the models may differ only in fields that MuJoCo
+  Warp can hold per world (its batched model fields, e.g. ``dof_damping``,
+  ``geom_friction``, ``body_mass``, ``geom_size``); those are detected, or named
+  in ``batch_fields`` when a later write (a per-episode randomization) will
+  change them, and :meth:`WarpSim.update_models` copies them to the device.
+  Any other difference is refused with the field's name;
 * failure = non-finite ``qpos``/``qvel`` or a MuJoCo Warp overflow flag
   (contacts/constraints beyond ``nconmax``/``njmax``) in that world.
 
@@ -26,6 +30,7 @@ The CPU path (:mod:`sims.batch`) stays the reference and is what the tests run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Sequence
@@ -39,6 +44,40 @@ import numpy as np
 # with condim 3 give 4 rows each. Generous defaults; overflow is reported per world.
 DEFAULT_NCONMAX = 64  # contacts per world
 DEFAULT_NJMAX = 256  # constraint rows per world
+# MjData state fields copied to the device by WarpSim.set_state (MjData names; those
+# MuJoCo Warp's Data lacks, or that are empty in the model, are skipped).
+STATE_FIELDS = ("time", "qpos", "qvel", "act", "ctrl", "qfrc_applied", "xfrc_applied",
+                "qacc_warmstart", "mocap_pos", "mocap_quat")
+
+
+def _model_arrays(model: mujoco.MjModel) -> dict[str, np.ndarray]:
+    """Every array field of an MjModel, by name."""
+    out = {}
+    for name in dir(model):
+        if name.startswith("_"):
+            continue
+        value = getattr(model, name)
+        if isinstance(value, np.ndarray):
+            out[name] = value
+    return out
+
+
+def _batchable(mjw: Any) -> frozenset[str]:
+    """MuJoCo Warp Model fields that may hold one row per world (array spec ``("*", ...)``)."""
+    return frozenset(f.name for f in dataclasses.fields(mjw.Model)
+                     if getattr(f.type, "shape", (None,))[:1] == ("*",))
+
+
+def _differing(ref: dict[str, np.ndarray], model: mujoco.MjModel, skip: frozenset[str]) -> list[str]:
+    """Array fields of ``model`` that differ from ``ref`` (fields in ``skip`` not compared)."""
+    out = []
+    for name, a in ref.items():
+        if name in skip:
+            continue
+        b = getattr(model, name)
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            out.append(name)
+    return out
 
 
 def _init_warp() -> tuple[Any, str]:
@@ -102,16 +141,25 @@ class WarpSim:
             (the first CUDA device, else the CPU: slow, for checks - see :func:`warp_available`).
         graph: Capture the ``nstep`` physics steps of :meth:`step` as a CUDA graph
             (CUDA devices only).
+        batch_fields: Model fields held per world even where the models agree now,
+            because later writes will change them per world (e.g. a per-episode
+            randomization of ``dof_damping``); pushed by :meth:`update_models`.
+            Fields in which the models differ already are held per world anyway.
+
+    Attributes:
+        batch_fields: The model fields held per world on the device.
 
     Raises:
         RuntimeError: If mujoco-warp is missing (names the extra to install).
-        ValueError: If the models are not all the same scene.
+        ValueError: If the models are not one scene (a difference outside MuJoCo Warp's
+            per-world fields, named), or a ``batch_fields`` entry cannot be held per world.
         NotImplementedError: From MuJoCo Warp, if the model uses an unsupported feature.
     """
 
     def __init__(self, models: Sequence[mujoco.MjModel], nthread: int = 0, outputs: Sequence[str] = (),
                  *, nconmax: int = DEFAULT_NCONMAX, njmax: int = DEFAULT_NJMAX,
-                 device: str | None = None, graph: bool = True) -> None:
+                 device: str | None = None, graph: bool = True,
+                 batch_fields: Sequence[str] = ()) -> None:
         try:
             import mujoco_warp as mjw
             import warp as wp
@@ -123,11 +171,25 @@ class WarpSim:
         if len(models) == 0:
             raise ValueError("models: got an empty sequence; accepted: at least one MjModel")
         m0 = models[0]
+        batchable = _batchable(mjw)
+        bad = [f for f in batch_fields if f not in batchable]
+        if bad:
+            raise ValueError(f"batch_fields: {bad} cannot be held per world by MuJoCo Warp; accepted: "
+                             f"its batched model fields, e.g. {sorted(batchable)[:8]}")
+        self._ref = _model_arrays(m0)  # the scene every model must match outside the per-world fields
+        per_world = set(batch_fields)
         for i, m in enumerate(models):
-            if m is not m0 and (m.nq, m.nv, m.nu, m.nbody, m.ngeom, m.nsensordata) != (
-                    m0.nq, m0.nv, m0.nu, m0.nbody, m0.ngeom, m0.nsensordata):
-                raise ValueError(f"models[{i}]: a different scene from models[0]; accepted: one scene for "
-                                 "all worlds on the warp backend - use backend='batch' to mix scenes")
+            if m is m0:
+                continue
+            diff = _differing(self._ref, m, frozenset(per_world))
+            fixed = [f for f in diff if f not in batchable]
+            if fixed:
+                raise ValueError(
+                    f"models[{i}]: differs from models[0] in {fixed[:6]}, which MuJoCo Warp holds once "
+                    "for all worlds; accepted: one scene for all worlds on the warp backend (the same "
+                    "scenario, parameters may differ) - use backend='batch' to mix scenes")
+            per_world.update(diff)
+        self.batch_fields = tuple(sorted(per_world))
         self._mjw, self._wp = mjw, wp
         self.models = tuple(models)
         self.model = m0
@@ -137,10 +199,12 @@ class WarpSim:
             wp.init()
         self.device = wp.get_device(device)
         with wp.ScopedDevice(self.device):
-            self._m = mjw.put_model(m0)
+            self._m = mjw.put_model(m0, batch_sizes={f: self.nsim for f in self.batch_fields})
             data = mujoco.MjData(m0)
             mujoco.mj_forward(m0, data)
             self._d = mjw.put_data(m0, data, nworld=self.nsim, nconmax=nconmax, njmax=njmax)
+        if self.batch_fields:
+            self.update_models(check=False)
         self._graph = bool(graph) and self.device.is_cuda
         self._graphs: dict[int, Any] = {}
         self._host: dict[str, np.ndarray] = {}  # host copies, valid until the next call
@@ -177,6 +241,60 @@ class WarpSim:
         arr.assign(host.astype(arr.numpy().dtype))
         self._host.clear()
 
+    def update_models(self, ids: Sequence[int] | np.ndarray | None = None, check: bool = True) -> None:
+        """Copy the per-world fields (:attr:`batch_fields`) of ``models[i]`` to world ``i``'s rows.
+
+        Call after writing into the host models (e.g. a per-episode randomization).
+
+        Args:
+            ids: Worlds to update; None: all.
+            check: Also verify that the models still match the scene outside the
+                per-world fields (a write to another field would be silently ignored
+                on the device otherwise).
+
+        Raises:
+            ValueError: If ``check`` finds a model changed outside :attr:`batch_fields`.
+        """
+        rows = range(self.nsim) if ids is None else [int(i) for i in ids]
+        if check:
+            skip = frozenset(self.batch_fields)
+            for i in rows:
+                if self.models[i] is self.model:
+                    continue
+                diff = _differing(self._ref, self.models[i], skip)
+                if diff:
+                    raise ValueError(f"models[{i}]: changed in {diff[:6]}, which the warp backend holds "
+                                     f"once for all worlds; accepted: changes to {list(self.batch_fields)}")
+        for name in self.batch_fields:
+            arr = getattr(self._m, name)
+            host = arr.numpy()
+            for i in rows:
+                host[i] = np.asarray(getattr(self.models[i], name)).reshape(host[i].shape)
+            arr.assign(host)
+
+    def set_state(self, ids: Sequence[int] | np.ndarray, datas: Sequence[mujoco.MjData]) -> None:
+        """Copy the state (:data:`STATE_FIELDS`) of host ``datas[k]`` into world ``ids[k]``.
+
+        Derived fields on the device are recomputed by the next :meth:`step` (or
+        :meth:`forward`); the worlds' recorded errors are cleared.
+        """
+        rows = [int(i) for i in ids]
+        if len(rows) != len(datas):
+            raise ValueError(f"datas: got {len(datas)}; accepted: one MjData per id ({len(rows)})")
+        if not rows:
+            return
+        for name in STATE_FIELDS:
+            arr = getattr(self._d, name, None)
+            if arr is None or arr.size == 0:
+                continue
+            host = arr.numpy()
+            for i, data in zip(rows, datas, strict=True):
+                host[i] = np.asarray(getattr(data, name)).reshape(host[i].shape)
+            arr.assign(host)
+        for i in rows:
+            self.errors[i] = None
+        self._host.clear()
+
     # --- calls ---------------------------------------------------------------------------------
     def _mask(self, ids: np.ndarray | None) -> Any:
         mask = np.ones(self.nsim, dtype=bool)
@@ -201,29 +319,41 @@ class WarpSim:
         self._host.clear()
         return np.zeros(self.nsim, dtype=bool)
 
-    def _run(self, nstep: int) -> None:
+    def _run(self, nstep: int, hook: Any = None) -> None:
         wp, mjw = self._wp, self._mjw
         with wp.ScopedDevice(self.device):
             if not self._graph:
                 for _ in range(nstep):
+                    if hook is not None:
+                        hook.launch(self._m, self._d)
                     mjw.step(self._m, self._d)
                 return
-            if nstep not in self._graphs:
+            key = (nstep, id(hook))
+            if key not in self._graphs:
                 with wp.ScopedCapture() as capture:
                     for _ in range(nstep):
+                        if hook is not None:
+                            hook.launch(self._m, self._d)
                         mjw.step(self._m, self._d)
-                self._graphs[nstep] = capture.graph
-            wp.capture_launch(self._graphs[nstep])
+                self._graphs[key] = (capture.graph, hook)  # the hook is kept: its id stays unique
+            wp.capture_launch(self._graphs[key][0])
 
-    def step(self, nstep: int = 1, ids: np.ndarray | None = None) -> np.ndarray:
+    def step(self, nstep: int = 1, ids: np.ndarray | None = None, hook: Any = None) -> np.ndarray:
         """Advance every world by ``nstep`` steps; return the failed mask of worlds ``ids``.
 
         A world fails when its ``qpos``/``qvel`` become non-finite or MuJoCo Warp
         flags an overflow in it; :attr:`errors` holds the message.
+
+        Args:
+            nstep: Physics steps.
+            ids: Worlds whose failures are reported (all worlds are stepped).
+            hook: An object whose ``launch(model, data)`` runs device work before every
+                physics step (e.g. :class:`JointDetent`); captured into the CUDA graph,
+                so it must read its inputs from device arrays it owns.
         """
         if nstep < 1:
             raise ValueError(f"nstep: got {nstep}; accepted: an integer >= 1")
-        self._run(int(nstep))
+        self._run(int(nstep), hook)
         self._wp.synchronize_device(self.device)
         self._host.clear()
         qpos, qvel = self._field("qpos"), self._field("qvel")
@@ -247,6 +377,56 @@ class WarpSim:
         """A new MjData with world ``sim``'s state and derived fields (to render or inspect it)."""
         if not 0 <= sim < self.nsim:
             raise ValueError(f"sim: got {sim}; accepted: 0 <= sim < {self.nsim}")
-        data = mujoco.MjData(self.model)
-        self._mjw.get_data_into(data, self.model, self._d, world_id=sim)
+        return self.get_data_into(sim, mujoco.MjData(self.models[sim]))
+
+    def get_data_into(self, sim: int, data: mujoco.MjData) -> mujoco.MjData:
+        """Copy world ``sim``'s state, derived fields, contacts and constraint forces into ``data``.
+
+        MuJoCo Warp's ``get_data_into``: each call copies the device arrays of all
+        worlds to the host, so reading every world this way costs O(worlds^2) copies.
+        """
+        if not 0 <= sim < self.nsim:
+            raise ValueError(f"sim: got {sim}; accepted: 0 <= sim < {self.nsim}")
+        self._mjw.get_data_into(data, self.models[sim], self._d, world_id=sim)
         return data
+
+
+class JointDetent:
+    """One detent joint per world on the device: a :meth:`WarpSim.step` hook.
+
+    Before every physics step, world ``w`` gets ``qfrc_applied[dadr] = -stiffness q``
+    while ``engaged`` and ``q < travel``, else 0 - the latch of
+    ``tasks.touch.articulated.Articulation`` (engagement is decided once per control
+    period, as there). Set the per-world values with :meth:`set` between steps.
+
+    Args:
+        sim: The simulation whose worlds get the detent.
+        qadr: qpos address of each world's detent joint (-1: none).
+        dadr: dof address of each world's detent joint.
+    """
+
+    def __init__(self, sim: WarpSim, qadr: np.ndarray, dadr: np.ndarray) -> None:
+        from sims import _warp_kernels
+
+        wp = sim._wp
+        self._kernel = _warp_kernels.joint_detent
+        self._wp = wp
+        self.n = sim.nsim
+        dev = sim.device
+        self.qadr = wp.array(np.asarray(qadr, dtype=np.int32), dtype=wp.int32, device=dev)
+        self.dadr = wp.array(np.asarray(dadr, dtype=np.int32), dtype=wp.int32, device=dev)
+        self.stiffness = wp.zeros(self.n, dtype=wp.float32, device=dev)
+        self.travel = wp.zeros(self.n, dtype=wp.float32, device=dev)
+        self.engaged = wp.zeros(self.n, dtype=wp.int32, device=dev)
+
+    def set(self, stiffness: np.ndarray, travel: np.ndarray, engaged: np.ndarray) -> None:
+        """Per-world detent stiffness [N m/rad or N/m], travel [rad or m] and engagement."""
+        self.stiffness.assign(np.asarray(stiffness, dtype=np.float32))
+        self.travel.assign(np.asarray(travel, dtype=np.float32))
+        self.engaged.assign(np.asarray(engaged, dtype=np.int32))
+
+    def launch(self, m: Any, d: Any) -> None:
+        """Write the detent forces of every world (one thread per world)."""
+        self._wp.launch(self._kernel, dim=self.n,
+                        inputs=[d.qpos, d.qfrc_applied, self.qadr, self.dadr, self.stiffness,
+                                self.travel, self.engaged])

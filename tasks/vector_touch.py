@@ -50,6 +50,25 @@ the same seeds (``tests/test_vector_touch.py``), with Gymnasium 1.x autoreset:
 Not batched: ``marker_error_every > 0`` (the FEM fidelity sampling reads
 per-pad tractions; those sub-environments read their pads one by one, the same
 numbers) and rendering (use ``backend="sync"``).
+
+**GPU path** (``sim_backend="warp"``, ``make_vec(..., backend="warp")``, extra
+``gpu``): the articulated tasks (DoorOpen, DrawerOpen, LeverTurn) step on
+MuJoCo Warp (:class:`sims.warp_backend.WarpSim`). All worlds step together
+on the device; the latch's detent force is a device kernel run before every
+physics step (:class:`sims.warp_backend.JointDetent`, engagement decided at
+the start of the period as on the CPU), so a period is one captured CUDA graph.
+The per-episode randomization (joint damping and dry friction, handle
+friction, lever spring) is held per world in MuJoCo Warp's batched model
+fields. After the period each world's state, contacts and constraint forces
+are copied into its sub-environment's MjData, and the tactile fields,
+observation, reward and ``evaluate`` run there as on the CPU. Differences from
+the CPU reference: single precision and MuJoCo Warp's own contact pipeline
+(agreement within tolerances over a short horizon, ``tests/test_vector_touch.py``,
+not bit for bit); instability is detected as a non-finite state or a contact
+overflow (MuJoCo Warp keeps no warning counters); all sub-environments must
+run one scene (the same ``scenario_seed``; use ``backend="batch"`` to mix).
+FragileGrasp has no warp path: its break monitor reads the contact list after
+every physics step.
 """
 
 from __future__ import annotations
@@ -76,6 +95,11 @@ from tasks.touch.fragile import FragileGraspEnv
 
 _INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 _FATAL_NAMES = [w.name for w in _FATAL_WARNINGS]
+_ARTICULATED = (DoorOpenEnv, DrawerOpenEnv, LeverTurnEnv)
+# Model fields the articulated tasks' per-episode randomization writes (Articulation.randomize:
+# joint damping and dry friction; the handle's friction; LeverTurn's return spring): held per
+# world on the warp backend.
+_EPISODE_MODEL_FIELDS = ("dof_damping", "dof_frictionloss", "geom_friction", "jnt_stiffness")
 
 
 @dataclass
@@ -128,7 +152,9 @@ class TouchBatchEnv(VectorEnv):
         num_threads: Threads of each batch call (0: all CPUs).
         max_episode_steps: ``TimeLimit`` of each episode; None: no limit.
         autoreset_mode: ``"NextStep"`` (Gymnasium's default) or ``"SameStep"``.
-        sim_backend: Only ``"cpu"`` (no MuJoCo Warp path for the touch tasks).
+        sim_backend: ``"cpu"`` (``mujoco.batch``, the reference) or ``"warp"`` (MuJoCo Warp;
+            the articulated tasks only, one scene for all sub-environments; see the module
+            docstring).
         env_cls: The task class (a :class:`tasks.touch.base.TouchTaskEnv` subclass); None:
             the class attribute of the per-task subclass.
 
@@ -160,9 +186,12 @@ class TouchBatchEnv(VectorEnv):
         if env_cls is None:
             raise ValueError("env_cls: got None; accepted: a TouchTaskEnv subclass (or use a "
                              "per-task subclass such as DoorOpenBatchEnv)")
-        if sim_backend != "cpu":
-            raise ValueError(f"sim_backend: got {sim_backend!r}; accepted: 'cpu' (the touch tasks "
-                             "have no MuJoCo Warp path; use backend='batch')")
+        if sim_backend not in ("cpu", "warp"):
+            raise ValueError(f"sim_backend: got {sim_backend!r}; accepted: 'cpu' or 'warp'")
+        if sim_backend == "warp" and not issubclass(env_cls, _ARTICULATED):
+            raise ValueError(f"sim_backend: got 'warp' for {env_cls.__name__}; accepted: 'cpu' (the "
+                             "warp path covers DoorOpen, DrawerOpen and LeverTurn; FragileGrasp's break "
+                             "monitor reads the contact list after every physics step) - use backend='batch'")
         self.num_envs = len(env_kwargs)
         if self.num_envs < 1:
             raise ValueError("num_envs: got 0; accepted: an integer >= 1")
@@ -193,10 +222,15 @@ class TouchBatchEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         nthread = int(num_threads)
 
-        # physics groups by MjData layout
+        # physics groups by MjData layout (CPU), or one MuJoCo Warp simulation of all worlds
         by_sig: dict[tuple[tuple[str, int], ...], list[int]] = {}
-        for i, e in enumerate(self.envs):
-            by_sig.setdefault(_size_signature(e.model), []).append(i)
+        self.sim_backend = sim_backend
+        self.warp: Any = None
+        if sim_backend == "warp":
+            self._init_warp()
+        else:
+            for i, e in enumerate(self.envs):
+                by_sig.setdefault(_size_signature(e.model), []).append(i)
         self.groups: list[_PhysicsGroup] = []
         self._group_of: list[tuple[_PhysicsGroup, int]] = [None] * self.num_envs  # type: ignore[list-item]
         for members in by_sig.values():
@@ -224,9 +258,47 @@ class TouchBatchEnv(VectorEnv):
         self._autoreset = np.zeros(n, dtype=bool)
         self._obs = np.zeros((n, *self.single_observation_space.shape), dtype=np.float32)
 
+    # --- physics on MuJoCo Warp -------------------------------------------------------------------
+    def _init_warp(self) -> None:
+        from sims.warp_backend import JointDetent, WarpSim  # lazy: the extra 'gpu' is optional
+
+        arts = [e.art for e in self.envs]  # type: ignore[attr-defined]
+        self.warp = WarpSim([e.model for e in self.envs], batch_fields=_EPISODE_MODEL_FIELDS)
+        self._detent = JointDetent(self.warp, np.array([a.qadr for a in arts]),
+                                   np.array([a.dadr for a in arts]))
+        self._warp_pending: set[int] = set()  # reset on the host, not yet copied to the device
+
+    def _physics_warp(self, ids: list[int]) -> None:
+        """One control period of every world on MuJoCo Warp; results into ``ids``' MjData."""
+        sim = self.warp
+        if self._warp_pending:
+            pend = sorted(self._warp_pending)
+            sim.update_models(pend)  # the episodes' randomization
+            sim.set_state(pend, [self.envs[i].data for i in pend])
+            self._warp_pending.clear()
+        rows = np.asarray(ids, dtype=np.intp)
+        sim.write("ctrl", np.stack([self.envs[i].data.ctrl for i in ids]), rows)
+        n = self.num_envs
+        k, travel, engaged = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int32)
+        for i in ids:  # Articulation.step: the latch is engaged for the period if closed at its start
+            e = self.envs[i]
+            art = e.art  # type: ignore[attr-defined]
+            k[i], travel[i] = art.latch_k, art.ranges.latch_travel
+            engaged[i] = e.data.qpos[art.qadr] < art.ranges.latch_travel
+        self._detent.set(k, travel, engaged)
+        failed = sim.step(self.frame_skip, rows, hook=self._detent)
+        for i in ids:
+            e = self.envs[i]
+            sim.get_data_into(i, e.data)
+            if failed[i]:
+                e.sim_error = sim.errors[i]
+
     # --- physics ---------------------------------------------------------------------------------
     def _physics(self, ids: list[int]) -> None:
         """One control period of sub-environments ``ids`` (controls already in their MjData)."""
+        if self.warp is not None:
+            self._physics_warp(ids)
+            return
         fs = self.frame_skip
         for g in self.groups:
             members = [i for i in ids if i in g.local]
@@ -353,8 +425,11 @@ class TouchBatchEnv(VectorEnv):
     def _reset_one(self, i: int, seed: int | None,
                    options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.envs[i].reset(seed=seed, options=options)
-        g, _ = self._group_of[i]
-        g.models_dirty = True  # the episode's randomization wrote the model
+        if self.warp is not None:
+            self._warp_pending.add(i)  # model rows and state go to the device before the next step
+        else:
+            g, _ = self._group_of[i]
+            g.models_dirty = True  # the episode's randomization wrote the model
         self._elapsed[i] = 0
         self._autoreset[i] = False
         return obs, info

@@ -138,8 +138,69 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="render_mode"):
         BATCH_TASKS[DOOR]([{"render_mode": "rgb_array"}])
     with pytest.raises(ValueError, match="sim_backend"):
-        BATCH_TASKS[DOOR]([{}], sim_backend="warp")
+        BATCH_TASKS[DOOR]([{}], sim_backend="gpu")
+    with pytest.raises(ValueError, match="FragileGrasp"):  # refused before warp is needed
+        BATCH_TASKS[FRAGILE]([{}], sim_backend="warp")
     with pytest.raises(ValueError, match="env_cls"):
         TouchBatchEnv([{}])
     with pytest.raises(ValueError, match="autoreset_mode"):
         BATCH_TASKS[FRAGILE]([{}], autoreset_mode="Disabled")
+
+
+# --- GPU path (MuJoCo Warp): runs wherever mujoco-warp is installed (extra 'gpu', which CI
+# installs); without CUDA on warp's CPU device, the same float32 kernels - a check of the
+# path's code and of its agreement with the CPU reference, not of its speed.
+def _require_warp() -> None:
+    from sims.warp_backend import warp_available
+
+    ok, why = warp_available()
+    if not ok:
+        pytest.skip(f"warp backend: {why}")
+
+
+def test_warp_refuses_mixed_scenes_naming_the_field() -> None:
+    _require_warp()
+    with pytest.raises(ValueError, match=r"models\[1\]: differs from models\[0\] in .*one scene"):
+        make_vec(DOOR, 2, backend="warp", per_env_kwargs=KWARGS[:2])  # two door structures
+
+
+@pytest.mark.slow
+def test_warp_door_open_tracks_cpu_in_closed_loop_and_succeeds() -> None:
+    """The scripted DoorOpen controller on MuJoCo Warp: same grasp and opening as on the CPU.
+
+    Tolerances: ``benchmarks.gpu_check.TOUCH_TOLERANCES`` (TCP 2 mm and opening fraction
+    0.01 over the first 130 control steps, first pad contact within 1 step, first success
+    within 20 steps); measured on warp's CPU device: 0.37 mm, 0.0007, 0 and 7 steps.
+    """
+    _require_warp()
+    from benchmarks.gpu_check import touch_agreement
+
+    res = touch_agreement(DOOR, nworld=2, seed=3, scenario_seed=0, max_steps=300)
+    assert all(res["within_tolerance"].values()), res["max_deviation"]
+    assert res["warp_success"] == 1.0, res["first_success_step"]
+    assert all(t is not None for t in res["first_touch_step"]["warp"])  # the pads were pressed
+
+
+@pytest.mark.slow
+def test_warp_latch_kernel_is_the_articulation_detent() -> None:
+    """JointDetent on the device writes Articulation.apply_latch's force before each step."""
+    _require_warp()
+    env = make_vec(DOOR, 3, backend="warp")
+    env.reset(seed=0)
+    sim, art = env.warp, env.envs[0].art
+    q0 = np.array([0.02, 0.02, 0.2])  # rad: engaged inside the travel (3 deg), engaged beyond it, -
+    qpos = sim.read("qpos").copy()
+    qpos[:, art.qadr] = q0
+    sim.write("qpos", qpos)
+    k = np.array([20.0, 20.0, 20.0])
+    env._detent.set(k, np.full(3, art.ranges.latch_travel), np.array([1, 0, 1]))
+    sim.step(1, hook=env._detent)
+    f = sim.read("qfrc_applied")[:, art.dadr]
+    # world 0: -k q (float32); world 1: released by the period's start state; world 2: beyond the travel
+    np.testing.assert_allclose(f, [-20.0 * 0.02, 0.0, 0.0], rtol=1e-6, atol=0.0)
+    ref = env.envs[0]
+    ref.data.qpos[art.qadr] = 0.02
+    ref.art.latch_k = 20.0
+    ref.art.apply_latch(ref.data)
+    assert ref.data.qfrc_applied[art.dadr] == pytest.approx(f[0], rel=1e-6)
+    env.close()
