@@ -22,7 +22,7 @@ What it measures, in one run:
    :class:`sims.warp_backend.JointDetent`), and ``door_env_throughput`` for its vector
    env (``make_vec("embodisim/DoorOpen-v0", n, backend="warp")``; tactile fields,
    observations and rewards on the host from each world's MjData, copied from the device
-   by ``mujoco_warp.get_data_into``, which reads all worlds' arrays per call);
+   by ``WarpSim.get_data_many``: one transfer per field for all worlds);
 5. ``door_agreement`` - :func:`touch_agreement`: the scripted DoorOpen controller in
    closed loop on both paths, against :data:`TOUCH_TOLERANCES`.
 
@@ -330,7 +330,9 @@ def _run(argv: list[str] | None) -> tuple[int, str]:
     p.add_argument("--horizon", type=int, default=20, help="control steps (x frame_skip substeps)")
     p.add_argument("--condition", default="lunar-mare-day")
     p.add_argument("--door-env-worlds", type=int, nargs="*", default=[16, 64],
-                   help="world counts for the DoorOpen vector env (host-side MjData copies per world)")
+                   help="world counts for the DoorOpen vector env: control, tactile fields and "
+                        "observations run on the host per world (mujoco_warp.get_data_into alone "
+                        "takes ~6 ms per world on this project's CPU machine)")
     p.add_argument("--door-agree-worlds", type=int, default=8)
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = p.parse_args(argv)

@@ -383,12 +383,70 @@ class WarpSim:
         """Copy world ``sim``'s state, derived fields, contacts and constraint forces into ``data``.
 
         MuJoCo Warp's ``get_data_into``: each call copies the device arrays of all
-        worlds to the host, so reading every world this way costs O(worlds^2) copies.
+        worlds to the host; to read many worlds use :meth:`get_data_many`.
         """
         if not 0 <= sim < self.nsim:
             raise ValueError(f"sim: got {sim}; accepted: 0 <= sim < {self.nsim}")
         self._mjw.get_data_into(data, self.models[sim], self._d, world_id=sim)
         return data
+
+    def get_data_many(self, sims: Sequence[int], datas: Sequence[mujoco.MjData]) -> None:
+        """:meth:`get_data_into` for several worlds with one device-to-host copy per field.
+
+        MuJoCo Warp's own ``get_data_into`` per world, reading a host mirror of the device
+        data (:class:`_HostMirror`), so N worlds cost one transfer of each field rather than
+        N (the per-world call alone makes reading every world O(worlds^2)).
+        """
+        if len(sims) != len(datas):
+            raise ValueError(f"datas: got {len(datas)}; accepted: one MjData per world ({len(sims)})")
+        mirror = _HostMirror(self._d, self._wp)
+        for sim, data in zip(sims, datas, strict=True):
+            if not 0 <= int(sim) < self.nsim:
+                raise ValueError(f"sims: got {sim}; accepted: 0 <= sim < {self.nsim}")
+            self._mjw.get_data_into(data, self.models[int(sim)], mirror, world_id=int(sim))
+
+
+class _HostArray:
+    """A device array whose ``numpy()`` is copied to the host once (then served from the copy)."""
+
+    def __init__(self, arr: Any) -> None:
+        self._arr = arr
+        self._host: np.ndarray | None = None
+
+    def numpy(self) -> np.ndarray:
+        if self._host is None:
+            self._host = self._arr.numpy()
+        return self._host
+
+    def __getattr__(self, name: str) -> Any:  # shape, dtype, ...: the device array's
+        return getattr(self._arr, name)
+
+
+class _HostMirror:
+    """Read-only stand-in for a MuJoCo Warp ``Data`` (or one of its structs) for ``get_data_into``.
+
+    ``mujoco_warp.get_data_into`` reads ``d.<field>.numpy()[world_id]``: every call copies
+    each field of *all* worlds to the host. Through this mirror each field is copied
+    once, on first use, and every world's call slices the same host copy - one transfer
+    per field per step instead of one per field per world. Valid until the device data
+    changes (build a new mirror after every step).
+    """
+
+    def __init__(self, obj: Any, wp: Any) -> None:
+        self._obj, self._wp = obj, wp
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        cache = self.__dict__["_cache"]
+        if name in cache:
+            return cache[name]
+        value = getattr(self._obj, name)
+        if isinstance(value, self._wp.array):
+            value = _HostArray(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = _HostMirror(value, self._wp)
+        cache[name] = value
+        return value
 
 
 class JointDetent:

@@ -287,11 +287,10 @@ class TouchBatchEnv(VectorEnv):
             engaged[i] = e.data.qpos[art.qadr] < art.ranges.latch_travel
         self._detent.set(k, travel, engaged)
         failed = sim.step(self.frame_skip, rows, hook=self._detent)
+        sim.get_data_many(ids, [self.envs[i].data for i in ids])  # one transfer per field
         for i in ids:
-            e = self.envs[i]
-            sim.get_data_into(i, e.data)
             if failed[i]:
-                e.sim_error = sim.errors[i]
+                self.envs[i].sim_error = sim.errors[i]
 
     # --- physics ---------------------------------------------------------------------------------
     def _physics(self, ids: list[int]) -> None:
