@@ -51,14 +51,14 @@ STATE_FIELDS = ("time", "qpos", "qvel", "act", "ctrl", "qfrc_applied", "xfrc_app
 
 
 def _model_arrays(model: mujoco.MjModel) -> dict[str, np.ndarray]:
-    """Every array field of an MjModel, by name."""
+    """A copy of every array field of an MjModel, by name."""
     out = {}
     for name in dir(model):
         if name.startswith("_"):
             continue
         value = getattr(model, name)
         if isinstance(value, np.ndarray):
-            out[name] = value
+            out[name] = value.copy()
     return out
 
 
@@ -256,11 +256,13 @@ class WarpSim:
             ValueError: If ``check`` finds a model changed outside :attr:`batch_fields`.
         """
         rows = range(self.nsim) if ids is None else [int(i) for i in ids]
-        if check:
+        if check:  # against the scene as it was at construction (a copy), models[0] included
             skip = frozenset(self.batch_fields)
+            seen: set[int] = set()
             for i in rows:
-                if self.models[i] is self.model:
+                if id(self.models[i]) in seen:
                     continue
+                seen.add(id(self.models[i]))
                 diff = _differing(self._ref, self.models[i], skip)
                 if diff:
                     raise ValueError(f"models[{i}]: changed in {diff[:6]}, which the warp backend holds "

@@ -164,6 +164,18 @@ def test_warp_refuses_mixed_scenes_naming_the_field() -> None:
         make_vec(DOOR, 2, backend="warp", per_env_kwargs=KWARGS[:2])  # two door structures
 
 
+def test_warp_refuses_a_model_write_it_cannot_hold_per_world() -> None:
+    """A host-model write outside the per-world fields would be ignored on the device: refused."""
+    _require_warp()
+    env = make_vec(DOOR, 2, backend="warp")
+    env.reset(seed=0)
+    env.warp.update_models()  # the episodes' randomization (per-world fields): accepted
+    env.envs[0].model.geom_conaffinity[0] = 0  # held once for all worlds
+    with pytest.raises(ValueError, match=r"models\[0\]: changed in \['geom_conaffinity'\]"):
+        env.warp.update_models([0])
+    env.close()
+
+
 @pytest.mark.slow
 def test_warp_door_open_tracks_cpu_in_closed_loop_and_succeeds() -> None:
     """The scripted DoorOpen controller on MuJoCo Warp: same grasp and opening as on the CPU.
