@@ -21,8 +21,9 @@ Differences from the CPU reference, by design of MuJoCo Warp:
   in ``batch_fields`` when a later write (a per-episode randomization) will
   change them, and :meth:`WarpSim.update_models` copies them to the device.
   Any other difference is refused with the field's name;
-* failure = non-finite ``qpos``/``qvel`` or a MuJoCo Warp overflow flag
-  (contacts/constraints beyond ``nconmax``/``njmax``) in that world.
+* failure = ``qpos``/``qvel``/``qacc`` non-finite or beyond ``mjMAXVAL`` (MuJoCo's
+  bad-state bounds; MuJoCo Warp keeps no warning counters) or a MuJoCo Warp overflow
+  flag (contacts/constraints beyond ``nconmax``/``njmax``) in that world.
 
 The CPU path (:mod:`sims.batch`) stays the reference and is what the tests run.
 """
@@ -343,8 +344,12 @@ class WarpSim:
     def step(self, nstep: int = 1, ids: np.ndarray | None = None, hook: Any = None) -> np.ndarray:
         """Advance every world by ``nstep`` steps; return the failed mask of worlds ``ids``.
 
-        A world fails when its ``qpos``/``qvel`` become non-finite or MuJoCo Warp
-        flags an overflow in it; :attr:`errors` holds the message.
+        A world fails when its ``qpos``, ``qvel`` or ``qacc`` is non-finite or beyond
+        ``mujoco.mjMAXVAL`` (1e10: the bounds of MuJoCo's own bad-state checks,
+        ``mj_checkPos``/``mj_checkVel``/``mj_checkAcc``, whose warnings MuJoCo Warp does
+        not keep; a blown-up float32 state stays finite for a long time), or when MuJoCo
+        Warp flags an overflow in it; :attr:`errors` holds the message. Checked on the
+        state after the last of the ``nstep`` steps.
 
         Args:
             nstep: Physics steps.
@@ -358,9 +363,11 @@ class WarpSim:
         self._run(int(nstep), hook)
         self._wp.synchronize_device(self.device)
         self._host.clear()
-        qpos, qvel = self._field("qpos"), self._field("qvel")
         overflow = np.asarray(self._d.overflow.numpy())
-        bad = ~(np.all(np.isfinite(qpos), axis=1) & np.all(np.isfinite(qvel), axis=1)) | (overflow != 0)
+        blown: dict[str, np.ndarray] = {}
+        for name in ("qpos", "qvel", "qacc"):  # NaN compares False: not finite, or beyond mjMAXVAL
+            blown[name] = ~np.all(np.abs(self._field(name)) <= mujoco.mjMAXVAL, axis=1)
+        bad = blown["qpos"] | blown["qvel"] | blown["qacc"] | (overflow != 0)
         if ids is not None:
             sel = np.zeros(self.nsim, dtype=bool)
             sel[np.asarray(ids, dtype=np.intp)] = True
@@ -372,7 +379,9 @@ class WarpSim:
                     else int(overflow[i])
                 self.errors[i] = f"MuJoCo Warp overflow {flags} at t={t[i]:.4f} s (raise nconmax/njmax)"
             else:
-                self.errors[i] = f"non-finite state at t={t[i]:.4f} s"
+                names = [n for n in ("qpos", "qvel", "qacc") if blown[n][i]]
+                self.errors[i] = (f"non-finite or |{'/'.join(names)}| > mjMAXVAL (1e10) state at "
+                                  f"t={t[i]:.4f} s")
         return bad
 
     def get_data(self, sim: int) -> mujoco.MjData:

@@ -64,8 +64,9 @@ are copied into its sub-environment's MjData, and the tactile fields,
 observation, reward and ``evaluate`` run there as on the CPU. Differences from
 the CPU reference: single precision and MuJoCo Warp's own contact pipeline
 (agreement within tolerances over a short horizon, ``tests/test_vector_touch.py``,
-not bit for bit); instability is detected as a non-finite state or a contact
-overflow (MuJoCo Warp keeps no warning counters); all sub-environments must
+not bit for bit); instability is detected at the end of the period as a state
+non-finite or beyond MuJoCo's ``mjMAXVAL``, or a contact overflow (MuJoCo Warp
+keeps no warning counters), and ends that episode alone; all sub-environments must
 run one scene (the same ``scenario_seed``; use ``backend="batch"`` to mix).
 FragileGrasp has no warp path: its break monitor reads the contact list after
 every physics step.

@@ -194,6 +194,32 @@ def test_warp_door_open_tracks_cpu_in_closed_loop_and_succeeds() -> None:
 
 
 @pytest.mark.slow
+def test_warp_blown_up_world_ends_its_episode_and_spares_the_others() -> None:
+    """A world kicked to 1e12 rad/s ends with a recorded error; the other world is untouched."""
+    _require_warp()
+    a = np.zeros((2, 5), dtype=np.float32)
+    runs = {}
+    for kick in (False, True):
+        env = make_vec(DOOR, 2, backend="warp")
+        env.reset(seed=0)
+        env.step(a)
+        if kick:  # as the CPU test above; float32 MuJoCo Warp keeps this finite (~1e10-1e12)
+            e = env.envs[0]
+            e.data.qvel[e.art.dadr] = 1e12
+            env.warp.set_state([0], [e.data])
+        runs[kick] = [env.step(a) for _ in range(2)]
+        errors = [e.sim_error for e in env.envs]
+        env.close()
+    (o1, _, term1, _, info1), (o2, _, term2, _, _) = runs[True]
+    assert term1[0] and not term1[1] and not info1["success"][0]
+    assert "mjMAXVAL" in info1["sim_error"][0]
+    assert errors[1] is None
+    for k in range(2):  # world 1 runs as if nothing happened next to it
+        assert np.array_equal(runs[True][k][0][1], runs[False][k][0][1])
+    assert not term2[0] and np.isfinite(o2).all()  # NEXT_STEP: world 0 reset, finite again
+
+
+@pytest.mark.slow
 def test_warp_latch_kernel_is_the_articulation_detent() -> None:
     """JointDetent on the device writes Articulation.apply_latch's force before each step."""
     _require_warp()
