@@ -40,6 +40,8 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from sims.batch import _size_signature
+
 # Contacts and constraint rows allocated per world. The rover on a height field has
 # 4 wheels + chassis touching the ground: a few contacts; pyramidal friction cones
 # with condim 3 give 4 rows each. Generous defaults; overflow is reported per world.
@@ -47,6 +49,8 @@ DEFAULT_NCONMAX = 64  # contacts per world
 DEFAULT_NJMAX = 256  # constraint rows per world
 # MjData state fields copied to the device by WarpSim.set_state (MjData names; those
 # MuJoCo Warp's Data lacks, or that are empty in the model, are skipped).
+_MAIN_SIZES = frozenset({"nq", "nv", "nu", "na", "nbody", "njnt", "ngeom", "nsite", "nmesh", "nhfield",
+                         "nflex", "neq", "ntendon", "nsensor", "nsensordata"})
 STATE_FIELDS = ("time", "qpos", "qvel", "act", "ctrl", "qfrc_applied", "xfrc_applied",
                 "qacc_warmstart", "mocap_pos", "mocap_quat")
 
@@ -178,10 +182,17 @@ class WarpSim:
             raise ValueError(f"batch_fields: {bad} cannot be held per world by MuJoCo Warp; accepted: "
                              f"its batched model fields, e.g. {sorted(batchable)[:8]}")
         self._ref = _model_arrays(m0)  # the scene every model must match outside the per-world fields
+        sig0 = _size_signature(m0)
         per_world = set(batch_fields)
         for i, m in enumerate(models):
             if m is m0:
                 continue
+            sizes = [(k, v, v0) for (k, v), (_, v0) in zip(_size_signature(m), sig0, strict=True) if v != v0]
+            if sizes:  # name a familiar size first (nq, nbody, ngeom, ...), not e.g. nC
+                k, v, v0 = min(sizes, key=lambda t: (t[0] not in _MAIN_SIZES, t[0]))
+                raise ValueError(
+                    f"models[{i}]: a different layout from models[0] ({k} {v}, not {v0}); accepted: one "
+                    "scene for all worlds on the warp backend - use backend='batch' to mix scenes")
             diff = _differing(self._ref, m, frozenset(per_world))
             fixed = [f for f in diff if f not in batchable]
             if fixed:

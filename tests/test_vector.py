@@ -269,6 +269,19 @@ def test_warp_vector_env_tracks_cpu_over_short_horizon():
     vc.close()
 
 
+def test_warp_refuses_models_of_different_layouts_naming_the_size():
+    _require_warp()
+    import mujoco
+
+    from sims.warp_backend import WarpSim
+
+    one = "<mujoco><worldbody><body><freejoint/><geom size='.1'/>{}</body></worldbody></mujoco>"
+    a = mujoco.MjModel.from_xml_string(one.format(""))
+    b = mujoco.MjModel.from_xml_string(one.format("<geom size='.1' pos='0 0 .3'/>"))
+    with pytest.raises(ValueError, match=r"models\[1\]: a different layout .*\(ngeom 2, not 1\)"):
+        WarpSim([a, b])
+
+
 @pytest.mark.slow
 def test_warp_get_data_many_equals_per_world_get_data_into():
     """One host copy per field for all worlds gives what MuJoCo Warp's per-world call gives."""
