@@ -47,10 +47,11 @@ from sims.batch import _size_signature
 # with condim 3 give 4 rows each. Generous defaults; overflow is reported per world.
 DEFAULT_NCONMAX = 64  # contacts per world
 DEFAULT_NJMAX = 256  # constraint rows per world
-# MjData state fields copied to the device by WarpSim.set_state (MjData names; those
-# MuJoCo Warp's Data lacks, or that are empty in the model, are skipped).
+# Model sizes named first when two models' layouts differ (rather than e.g. nC).
 _MAIN_SIZES = frozenset({"nq", "nv", "nu", "na", "nbody", "njnt", "ngeom", "nsite", "nmesh", "nhfield",
                          "nflex", "neq", "ntendon", "nsensor", "nsensordata"})
+# MjData state fields copied to the device by WarpSim.set_state (MjData names; those
+# MuJoCo Warp's Data lacks, or that are empty in the model, are skipped).
 STATE_FIELDS = ("time", "qpos", "qvel", "act", "ctrl", "qfrc_applied", "xfrc_applied",
                 "qacc_warmstart", "mocap_pos", "mocap_quat")
 
@@ -71,6 +72,14 @@ def _batchable(mjw: Any) -> frozenset[str]:
     """MuJoCo Warp Model fields that may hold one row per world (array spec ``("*", ...)``)."""
     return frozenset(f.name for f in dataclasses.fields(mjw.Model)
                      if getattr(f.type, "shape", (None,))[:1] == ("*",))
+
+
+def _assign_rows(arr: Any, rows: Sequence[int], values: Sequence[Any]) -> None:
+    """Set world ``rows[k]`` of warp array ``arr`` to ``values[k]`` (one host round trip)."""
+    host = arr.numpy()
+    for i, value in zip(rows, values, strict=True):
+        host[i] = np.asarray(value).reshape(host[i].shape)
+    arr.assign(host)
 
 
 def _differing(ref: dict[str, np.ndarray], model: mujoco.MjModel, skip: frozenset[str]) -> list[str]:
@@ -280,11 +289,7 @@ class WarpSim:
                     raise ValueError(f"models[{i}]: changed in {diff[:6]}, which the warp backend holds "
                                      f"once for all worlds; accepted: changes to {list(self.batch_fields)}")
         for name in self.batch_fields:
-            arr = getattr(self._m, name)
-            host = arr.numpy()
-            for i in rows:
-                host[i] = np.asarray(getattr(self.models[i], name)).reshape(host[i].shape)
-            arr.assign(host)
+            _assign_rows(getattr(self._m, name), rows, [getattr(self.models[i], name) for i in rows])
 
     def set_state(self, ids: Sequence[int] | np.ndarray, datas: Sequence[mujoco.MjData]) -> None:
         """Copy the state (:data:`STATE_FIELDS`) of host ``datas[k]`` into world ``ids[k]``.
@@ -299,12 +304,8 @@ class WarpSim:
             return
         for name in STATE_FIELDS:
             arr = getattr(self._d, name, None)
-            if arr is None or arr.size == 0:
-                continue
-            host = arr.numpy()
-            for i, data in zip(rows, datas, strict=True):
-                host[i] = np.asarray(getattr(data, name)).reshape(host[i].shape)
-            arr.assign(host)
+            if arr is not None and arr.size > 0:
+                _assign_rows(arr, rows, [getattr(data, name) for data in datas])
         for i in rows:
             self.errors[i] = None
         self._host.clear()
@@ -404,12 +405,10 @@ class WarpSim:
     def get_data_into(self, sim: int, data: mujoco.MjData) -> mujoco.MjData:
         """Copy world ``sim``'s state, derived fields, contacts and constraint forces into ``data``.
 
-        MuJoCo Warp's ``get_data_into``: each call copies the device arrays of all
-        worlds to the host; to read many worlds use :meth:`get_data_many`.
+        Each call copies the device arrays it reads for all worlds to the host; to read
+        many worlds use :meth:`get_data_many` (one copy for all of them).
         """
-        if not 0 <= sim < self.nsim:
-            raise ValueError(f"sim: got {sim}; accepted: 0 <= sim < {self.nsim}")
-        self._mjw.get_data_into(data, self.models[sim], self._d, world_id=sim)
+        self.get_data_many([sim], [data])
         return data
 
     def get_data_many(self, sims: Sequence[int], datas: Sequence[mujoco.MjData]) -> None:

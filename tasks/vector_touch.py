@@ -225,7 +225,6 @@ class TouchBatchEnv(VectorEnv):
 
         # physics groups by MjData layout (CPU), or one MuJoCo Warp simulation of all worlds
         by_sig: dict[tuple[tuple[str, int], ...], list[int]] = {}
-        self.sim_backend = sim_backend
         self.warp: Any = None
         if sim_backend == "warp":
             self._init_warp()
