@@ -88,20 +88,33 @@ def _pose(xpos: np.ndarray, xmat: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def throughput(model: mujoco.MjModel, frame_skip: int, nworld: int, ctrl_steps: int,
-               rng: np.random.Generator) -> dict[str, Any]:
+               rng: np.random.Generator, *, start: mujoco.MjData | None = None,
+               ctrl: np.ndarray | None = None, make_hook: Any = None) -> dict[str, Any]:
+    """Physics steps/s of ``nworld`` copies of ``model`` on MuJoCo Warp.
+
+    Worlds start at the model's defaults or at ``start``; controls are ``ctrl`` (one row
+    per world) or random within the actuators' range; ``make_hook(sim)`` returns a
+    :meth:`WarpSim.step` hook run before every physics step (e.g. a latch kernel).
+    """
     from sims.warp_backend import WarpSim
 
     t0 = time.perf_counter()
     sim = WarpSim([model] * nworld)
-    sim.reset(forward=True)
-    sim.write("ctrl", rng.uniform(-1.0, 1.0, (nworld, model.nu)) * model.actuator_ctrlrange[:, 1])
+    if start is None:
+        sim.reset(forward=True)
+    else:
+        sim.set_state(range(nworld), [start] * nworld)
+    hook = None if make_hook is None else make_hook(sim)
+    if ctrl is None:
+        ctrl = rng.uniform(-1.0, 1.0, (nworld, model.nu)) * model.actuator_ctrlrange[:, 1]
+    sim.write("ctrl", ctrl)
     t1 = time.perf_counter()
-    sim.step(frame_skip)  # graph capture + kernel compilation
+    sim.step(frame_skip, hook=hook)  # graph capture + kernel compilation
     t2 = time.perf_counter()
     failed = np.zeros(nworld, dtype=bool)
     t3 = time.perf_counter()
     for _ in range(ctrl_steps):
-        failed |= sim.step(frame_skip)
+        failed |= sim.step(frame_skip, hook=hook)
     dt = time.perf_counter() - t3
     return {
         "nworld": nworld,
@@ -135,12 +148,18 @@ def env_throughput(nworld: int, ctrl_steps: int, rng: np.random.Generator,
 
 
 def cpu_reference(model: mujoco.MjModel, frame_skip: int, nworld: int, ctrl_steps: int,
-                  rng: np.random.Generator) -> dict[str, Any]:
+                  rng: np.random.Generator, *, start: mujoco.MjData | None = None,
+                  ctrl: np.ndarray | None = None) -> dict[str, Any]:
+    """Physics steps/s of the same scene on the CPU batch (mujoco.batch, all cores)."""
     from sims.batch import BatchSim
 
     sim = BatchSim([model] * nworld, nthread=0)
     sim.reset(forward=True)
-    sim.write("ctrl", rng.uniform(-1.0, 1.0, (nworld, model.nu)) * model.actuator_ctrlrange[:, 1])
+    if start is not None:
+        sim.write("qpos", np.tile(start.qpos, (nworld, 1)))
+    if ctrl is None:
+        ctrl = rng.uniform(-1.0, 1.0, (nworld, model.nu)) * model.actuator_ctrlrange[:, 1]
+    sim.write("ctrl", ctrl)
     sim.step(frame_skip)
     t0 = time.perf_counter()
     for _ in range(ctrl_steps):
@@ -196,54 +215,44 @@ def agreement(model: mujoco.MjModel, frame_skip: int, rover: int, qadr: int, nwo
     }
 
 
+def _door_scene() -> Any:
+    """A DoorOpen env (scenario 0) reset with seed 0: the scene of the door sections."""
+    from tasks.touch.articulated import DoorOpenEnv
+
+    env = DoorOpenEnv(scenario_seed=0)
+    env.reset(seed=0)
+    return env
+
+
 def door_throughput(nworld: int, ctrl_steps: int, rng: np.random.Generator) -> dict[str, Any]:
     """Physics steps/s of the DoorOpen scene on MuJoCo Warp, the latch kernel before every step."""
-    from sims.warp_backend import JointDetent, WarpSim
-    from tasks.touch.articulated import DoorOpenEnv
+    from sims.warp_backend import JointDetent
 
-    env = DoorOpenEnv(scenario_seed=0)
-    env.reset(seed=0)
-    model, fs, art = env.model, env.frame_skip, env.art
-    t0 = time.perf_counter()
-    sim = WarpSim([model] * nworld)
-    sim.set_state(range(nworld), [env.data] * nworld)
-    detent = JointDetent(sim, np.full(nworld, art.qadr), np.full(nworld, art.dadr))
-    detent.set(np.full(nworld, art.latch_k), np.full(nworld, art.ranges.latch_travel), np.ones(nworld))
+    env = _door_scene()
+    model, art = env.model, env.art
+
+    def latch(sim: Any) -> JointDetent:
+        detent = JointDetent(sim, np.full(nworld, art.qadr), np.full(nworld, art.dadr))
+        detent.set(np.full(nworld, art.latch_k), np.full(nworld, art.ranges.latch_travel), np.ones(nworld))
+        return detent
+
     lo, hi = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
-    sim.write("ctrl", env.data.ctrl + rng.uniform(-0.05, 0.05, (nworld, model.nu)).clip(lo, hi))
-    t1 = time.perf_counter()
-    sim.step(fs, hook=detent)  # graph capture + kernel compilation
-    t2 = time.perf_counter()
-    failed = np.zeros(nworld, dtype=bool)
-    t3 = time.perf_counter()
-    for _ in range(ctrl_steps):
-        failed |= sim.step(fs, hook=detent)
-    dt = time.perf_counter() - t3
-    env.close()
-    return {"nworld": nworld, "physics_steps_per_s": nworld * ctrl_steps * fs / dt,
-            "control_steps_per_s": nworld * ctrl_steps / dt, "setup_s": t1 - t0,
-            "first_step_s": t2 - t1, "failed_worlds": int(failed.sum())}
+    ctrl = env.data.ctrl + rng.uniform(-0.05, 0.05, (nworld, model.nu)).clip(lo, hi)
+    try:
+        return throughput(model, env.frame_skip, nworld, ctrl_steps, rng, start=env.data, ctrl=ctrl,
+                          make_hook=latch)
+    finally:
+        env.close()
 
 
-def door_cpu_reference(nworld: int, ctrl_steps: int) -> dict[str, Any]:
+def door_cpu_reference(nworld: int, ctrl_steps: int, rng: np.random.Generator) -> dict[str, Any]:
     """Physics steps/s of the DoorOpen scene on the CPU batch (mujoco.batch, all cores; no latch)."""
-    from sims.batch import BatchSim
-    from tasks.touch.articulated import DoorOpenEnv
-
-    env = DoorOpenEnv(scenario_seed=0)
-    env.reset(seed=0)
-    sim = BatchSim([env.model] * nworld, nthread=0)
-    sim.reset(forward=True)
-    sim.write("qpos", np.tile(env.data.qpos, (nworld, 1)))
-    sim.write("ctrl", np.tile(env.data.ctrl, (nworld, 1)))
-    sim.step(env.frame_skip)
-    t0 = time.perf_counter()
-    for _ in range(ctrl_steps):
-        sim.step(env.frame_skip)
-    dt = time.perf_counter() - t0
-    env.close()
-    return {"nworld": nworld, "threads": sim.nthread,
-            "physics_steps_per_s": nworld * ctrl_steps * env.frame_skip / dt}
+    env = _door_scene()
+    try:
+        return cpu_reference(env.model, env.frame_skip, nworld, ctrl_steps, rng, start=env.data,
+                             ctrl=np.tile(env.data.ctrl, (nworld, 1)))
+    finally:
+        env.close()
 
 
 def touch_agreement(env_id: str = "embodisim/DoorOpen-v0", nworld: int = 2, seed: int = 3,
@@ -368,7 +377,7 @@ def _run(argv: list[str] | None) -> tuple[int, str]:
         ("env_throughput", lambda: [env_throughput(n, args.ctrl_steps, rng) for n in args.env_worlds]),
         ("door_agreement", lambda: touch_agreement(nworld=args.door_agree_worlds)),
         ("door_throughput", lambda: [door_throughput(n, args.ctrl_steps, rng) for n in args.worlds]),
-        ("door_cpu_reference", lambda: door_cpu_reference(args.cpu_worlds, args.ctrl_steps)),
+        ("door_cpu_reference", lambda: door_cpu_reference(args.cpu_worlds, args.ctrl_steps, rng)),
         ("door_env_throughput",
          lambda: [env_throughput(n, args.ctrl_steps, rng, "embodisim/DoorOpen-v0")
                   for n in args.door_env_worlds]),
