@@ -315,6 +315,10 @@ class SampleCollectEnv(MujocoTaskEnv):
         inside the terrain, which MuJoCo resolves with a violent ejection.
         """
         mujoco.mj_forward(self.model, self.data)
+        return self._cast_ground_z(x, y)
+
+    def _cast_ground_z(self, x: float, y: float) -> float:
+        """:meth:`_ground_z` on data already forwarded (the ray needs current geom poses)."""
         z_top = self.scene.surface_z(x, y) + 0.3
         geomid = np.zeros(1, dtype=np.int32)
         dist = mujoco.mj_ray(self.model, self.data, np.array([x, y, z_top]),
@@ -325,9 +329,10 @@ class SampleCollectEnv(MujocoTaskEnv):
 
     def _ground_slope_deg(self, x: float, y: float) -> float:
         """Steepness [deg] of the collision surface under (x, y), over the sample's footprint."""
-        h = SLOPE_BASELINE
-        zx = (self._ground_z(x + h, y) - self._ground_z(x - h, y)) / (2.0 * h)
-        zy = (self._ground_z(x, y + h) - self._ground_z(x, y - h)) / (2.0 * h)
+        mujoco.mj_forward(self.model, self.data)  # once for the four casts
+        h, z = SLOPE_BASELINE, self._cast_ground_z
+        zx = (z(x + h, y) - z(x - h, y)) / (2.0 * h)
+        zy = (z(x, y + h) - z(x, y - h)) / (2.0 * h)
         return math.degrees(math.atan(math.hypot(zx, zy)))
 
     def step(self, action: np.ndarray):
@@ -380,21 +385,24 @@ class SampleCollectEnv(MujocoTaskEnv):
             self._misses += 1
             if self._misses >= REACQUIRE_FRAMES:
                 self._prior_uv = None
-        if self._sample_visible_on_ground():
+        centre = self._to_lander(self.data.xpos[self._sample])  # lander frame
+        if self._sample_visible_on_ground(centre):
             self._perc_frames += 1
             if det is not None:
-                centre = self._to_lander(self.data.xpos[self._sample])
                 origin = np.asarray(self.camera.calibration.pos_body)
                 v = centre - origin
                 miss = float(np.linalg.norm(v - (v @ self._ray) * self._ray))
                 self._perc_hits += int(miss <= self.perception_tol_m)
 
-    def _sample_visible_on_ground(self) -> bool:
-        """Truth for scoring: the sample rests near where it started, in the frame, unoccluded."""
+    def _sample_visible_on_ground(self, centre: np.ndarray) -> bool:
+        """Truth for scoring: the sample rests near where it started, in the frame, unoccluded.
+
+        ``centre`` is the sample's centre in the lander frame.
+        """
         if float(self.data.xpos[self._sample][2]) > self._sample_z0 + 0.03:
             return False
         cal = self.camera.calibration
-        u, v, depth = cal.project_body(self._to_lander(self.data.xpos[self._sample]))
+        u, v, depth = cal.project_body(centre)
         if not (depth > 0.0 and 0.0 <= u < cal.width and 0.0 <= v < cal.height):
             return False  # pushed or rolled out of the camera's view
         cam = self.data.cam_xpos[self.model.camera("lander_cam").id]
