@@ -12,16 +12,18 @@ from tasks.perception.sample import SampleDetector
 
 
 def _grip_in_air(condition: str, hold_steps: int, move: tuple[float, float, float],
-                 below: float = 0.0) -> float:
-    """Put the sample between the open jaws (its centre ``below`` the TCP [m]), close them,
-    hold or move the TCP for ``hold_steps``; the sample's largest slip in the hand [m]."""
+                 below: float = 0.0, tilt_deg: float = 0.0) -> float:
+    """Put the sample between the open jaws (its centre ``below`` the TCP [m], tilted by
+    ``tilt_deg`` about the lander's x axis, as a rock lying on a slope), close them, hold or
+    move the TCP for ``hold_steps``; the sample's largest slip in the hand [m]."""
     env = gym.make("embodisim/SampleCollect-v0", condition=condition, scenario_seed=0)
     u = env.unwrapped
     env.reset(seed=0)
     site = u.model.site(u.arm.ee_site).id
     a = u._sample_qadr
     u.data.qpos[a:a + 3] = u.data.site_xpos[site] - np.array([0.0, 0.0, below])
-    u.data.qpos[a + 3:a + 7] = [1.0, 0.0, 0.0, 0.0]
+    half = np.radians(tilt_deg) / 2
+    u.data.qpos[a + 3:a + 7] = [np.cos(half), np.sin(half), 0.0, 0.0]
     u.data.qvel[u._sample_dadr:u._sample_dadr + 6] = 0.0
     g = u.model.opt.gravity.copy()
     u.model.opt.gravity[:] = 0.0  # the jaws close (0.4 s) before the sample would fall out
@@ -54,6 +56,16 @@ def test_gripped_sample_does_not_creep_at_one_g(move, limit):
     slid 0.7 mm held still and 7.3 mm carried, and in full episodes walked out of the grip.
     """
     assert _grip_in_air("earth-reference", 60, move, below=0.0035) < limit
+
+
+@pytest.mark.parametrize(("below", "held"), [(0.0037, True), (0.009, False)])
+def test_tilted_sample_stays_in_the_jaws_only_gripped_near_its_equator(below, held):
+    """A rock lying on a 16 deg slope, lifted tilted, and carried for 6 s at lunar gravity:
+    gripped with its centre 3.7 mm below the TCP (the lowest the controller's 5.5 mm raise
+    gives when the uphill fingertip touches 7 mm above the rock's base) it stays in the jaws;
+    9 mm below (the earlier 8 mm raise on highland seed 14's slope) it falls out."""
+    slip = _grip_in_air("lunar-highland-slopes", 120, (0.0, -0.6, 0.3), below=below, tilt_deg=16.0)
+    assert (slip < 0.01) is held, slip
 
 
 def _scene(size: int = 64) -> tuple[np.ndarray, CameraModel]:
@@ -302,5 +314,36 @@ def test_collector_does_not_take_servo_lag_for_contact():
     for _ in range(DESCEND_BLIND):  # servo lag as the descent starts is not contact
         c.act(state(top, lag))
         assert c.phase == "descend"
-    c.act(state(top - 0.05 * ray, (0.0, 0.0, -0.02)))  # fingertips on the ground
+    # past the blind steps, a TCP that lags 2 cm but still sinks 5 mm a step is not touching
+    # (jaws turned 90 deg after a regrasp: highland seeds 16, 42, 59, 66, 74)
+    ee = top.copy()
+    for _ in range(20):
+        ee = ee + 0.005 / abs(ray[2]) * ray
+        c.act(state(ee, (0.0, 0.0, -0.02)))
+        assert c.phase == "descend"
+    c.act(state(ee, (0.0, 0.0, -0.02)))  # fingertips on the ground: stopped, lagging
     assert c.phase == "raise"
+
+
+@pytest.mark.parametrize("uphill", [0.0, 0.0035, 0.007])
+def test_collector_grasps_with_the_equator_inside_the_pads(uphill):
+    """The fingertip that touches first may stand up to 7 mm above the rock's base (the uphill
+    one on a slope). The grasp height from that contact keeps the sample's equator (16 mm
+    above its base) >= 3 mm inside the pads' span (TCP +/- 7.15 mm) for every such offset:
+    with the equator at or below the pads' lower edge the edge wedges the rock out of the
+    grip (highland seed 14 dropped it in the carry with the earlier 8 mm raise)."""
+    from tasks import sample_collect as sc
+    from tasks.controllers.sample import SampleCollector
+
+    c = SampleCollector()
+    c.phase, c._n, c._ray = "descend", 100, np.array([0.0, 0.0, -1.0])
+    contact_tcp = 0.0  # TCP height when the fingertip touched [m]
+    for _ in range(2):  # stopped with the servo error of a contact
+        s = np.zeros(17)
+        s[0:3], s[4], s[5:8] = (0.5, 0.0, contact_tcp), 0.08, (0.0, 0.0, -0.02)
+        c.act(s)
+    assert c.phase == "raise"
+    base = contact_tcp - c.pad_half_height - uphill
+    equator = base + sc.SAMPLE_RADII[2]
+    lower, upper = c._grasp_at[2] - c.pad_half_height, c._grasp_at[2] + c.pad_half_height
+    assert lower + 0.003 <= equator <= upper - 0.003, (lower, equator, upper)

@@ -17,6 +17,11 @@ from sims.arm import ArmParams
 from tasks.controllers.common import state_vector as _state
 
 DESCEND_BLIND = 10  # control steps at the start of a descent in which no contact is sensed
+# Contact is a tracking error with the TCP stopped: a TCP that still descends this much per
+# control step (commanded: 5 mm) is lagging, not touching. With the jaws turned 90 deg after a
+# regrasp the servos lag 1.5-2 cm on the way down, which read as contact 27-29 cm above the
+# ground and a grasp in the air (lunar-highland-slopes seeds 16, 42, 59, 66 and 74: ~4 s each).
+DESCENT_STALL = 0.002  # [m per control step]
 
 
 class SampleCollector:
@@ -37,16 +42,24 @@ class SampleCollector:
     """
 
     def __init__(self, max_step: float = 0.01, safe_z: float = 0.30, contact_err: float = 0.012,
-                 grasp_raise: float = 0.008, carry_speed: float = 0.4, max_retries: int = 3,
+                 grasp_raise: float = 0.0055, carry_speed: float = 0.7, max_retries: int = 3,
                  min_grip_opening: float = 0.040, max_yaw_step: float = 0.1,
                  equator_opening: float = 0.0425, pad_squeeze: float = 0.001):
         from tasks import sample_collect as sc
 
-        # The pads' lower edge is 7 mm below the TCP and the sample's equator ~16 mm above
-        # the ground it rests on: raising the TCP 8-9 mm from fingertip contact squeezes it
-        # at the equator. A squeeze off the equator has a normal-force component along the
-        # pads that pushes the rock out; the closed jaws' opening measures the chord there
-        # (44 mm at the equator, < 40 mm more than ~6 mm above or below it).
+        # The pads span the TCP +/- 7.15 mm (their lower edge is the fingertip) and the
+        # sample's centre lies ~16 mm above the ground it rests on. A rock lifted off a slope
+        # hangs tilted in the jaws, and squeezed with its centre well below the TCP it slides
+        # down the pads and out (lunar-highland-slopes seed 14: centre 9 mm below, it crept
+        # 7 mm down during the carry and fell at 15.8 s; tilted 16 deg and carried 6 s it
+        # falls out 8-9 mm below and holds 3.7-5 mm below, tests/test_sample_collect.py). On
+        # a slope the uphill fingertip touches ground up to ~7 mm above the rock's base, so a
+        # raise r from that contact puts the centre 8.85 - r ... 8.85 - 7 - r mm above the
+        # TCP: r = 5.5 mm gives +3.4 ... -3.7 mm (8 mm, the flat-ground centre, gave -6.2 mm
+        # and lost the rock in the lift or carry on seeds 14, 52 and 59).
+        # A squeeze off the equator has a normal-force component along the pads that pushes
+        # the rock out; the closed jaws' opening measures the chord there (44 mm at the
+        # equator, < 40 mm more than ~6 mm above or below it).
         self.min_grip_opening = min_grip_opening
         # Closed jaws narrower than this squeeze the rock with the pads' lower edge above
         # its equator (a grip across the equator reads 43 mm: the 44 mm chord less
@@ -59,6 +72,10 @@ class SampleCollector:
         self.max_yaw_step = max_yaw_step
         self.max_retries = max_retries
         self.grasp_raise = grasp_raise
+        # Lift and carry at 0.7 x max_step per step (14 cm/s): the rock held across its
+        # equator takes it (0.4 dated from before the noslip pads and the centred closure;
+        # at 0.4 the lift and carry took ~12 s of the 30 s, and lunar-highland-slopes seeds
+        # 42, 61 and 66 ran out of time holding the rock).
         self.carry_speed = carry_speed
         self.max_step = max_step
         self.safe_z = safe_z
@@ -86,6 +103,7 @@ class SampleCollector:
         self._turn = 0  # control steps of hand yaw turn still to do
         self._turn_sign = 1.0  # turns alternate +90 / -90 deg: the wrist stays within its range
         self._ray: np.ndarray | None = None
+        self._prev_z = math.inf  # [m] TCP height at the previous control step
 
     def _toward(self, ee: np.ndarray, p: np.ndarray, speed: float = 1.0) -> np.ndarray:
         return np.clip((p - ee) / self.max_step, -speed, speed)
@@ -104,6 +122,8 @@ class SampleCollector:
         grip = 1.0
         dyaw = 0.0
         self._n += 1
+        sinking = self._prev_z - float(ee[2]) > DESCENT_STALL
+        self._prev_z = float(ee[2])
         if self.phase == "look":
             # park beside the container, out of the camera's view, until a fresh fix; at full
             # speed: the jaws hold nothing here (carry_speed is for a held sample), and each
@@ -140,8 +160,9 @@ class SampleCollector:
             # the first DESCEND_BLIND steps (5 cm down the ray from safe_z, still well above
             # any ground in reach) cannot be contact: the servos lag the target as it starts
             # down a slanted ray (highland seed 10: 2 cm of error, "contact" at z = 0.30 m)
-            if self._n > DESCEND_BLIND and (err[2] < -self.contact_err or ee[2] < -0.3):
-                # fingertips on the ground: raise the pads to the sample's mid-height
+            touching = err[2] < -self.contact_err and not sinking
+            if self._n > DESCEND_BLIND and (touching or ee[2] < -0.3):
+                # fingertips on the ground: raise the pads across the sample's equator
                 self._grasp_at = ee + np.array([0.0, 0.0, self.grasp_raise])
                 self._contact_z = float(ee[2])
                 self.phase, self._n = "raise", 0
