@@ -413,10 +413,12 @@ def _luma_into(
 ) -> NDArray[np.float64]:
     """Rec. 709 luma of an 8-bit render, ``(R w_r + G w_g) + B w_b``, into ``out``.
 
-    Three fused multiply-into-buffer passes (~4x faster than ``np.dot`` on an
-    ``(H, W, 3)`` uint8 image, which converts it to float64 first). The sum is formed
-    in the same order as ``np.dot(rgb, _LUMA / 255)``, and was checked to give the
-    same float64 for all 2^24 RGB triples.
+    Three multiply-into-buffer passes (~4x faster than ``np.dot`` on an ``(H, W, 3)``
+    uint8 image, which converts it to float64 first). Each product and sum is one IEEE
+    float64 operation in the order ``(R w_r + G w_g) + B w_b``, so the result is the same
+    on every CPU. It equals ``np.dot(rgb, _LUMA / 255)`` bit for bit where BLAS does not
+    fuse multiply-adds (checked for all 2^24 RGB triples); OpenBLAS's FMA kernels (e.g. on
+    AVX-512 CPUs) round ``np.dot`` differently in the last bit.
     """
     w = _LUMA_PER_CODE
     np.multiply(rgb[..., 0], w[0], out=out)

@@ -278,7 +278,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
         x, y = data.xpos[self._rover, :2].tolist()
         px, py = self._prev_xy
         dx, dy = x - px, y - py
-        moved = math.sqrt(dx * dx + dy * dy)  # == np.linalg.norm of the 2-vector, bit for bit
+        moved = math.sqrt(dx * dx + dy * dy)  # == the batch env's np.linalg.norm(axis=1), bit for bit
         self._path += moved
         ground_speed = moved / self._dt
         self._prev_xy = (x, y)
@@ -304,7 +304,10 @@ class RoverTraverseEnv(MujocoTaskEnv):
         """Horizontal distance [m] from the rover's centre to the goal centre."""
         x, y = self.data.xpos[self._rover, :2].tolist()
         dx, dy = x - self._gx, y - self._gy
-        return math.sqrt(dx * dx + dy * dy)  # == np.linalg.norm of the 2-vector, bit for bit
+        # == the batch env's np.linalg.norm(..., axis=1) bit for bit (squares, one add, sqrt);
+        # np.linalg.norm of a lone 2-vector goes through BLAS dot, which fuses the
+        # multiply-add on some CPUs (AVX-512 OpenBLAS) and then differs in the last bit
+        return math.sqrt(dx * dx + dy * dy)
 
     def _tilt_deg(self) -> float:
         """Angle [deg] between the chassis z axis and the world vertical."""
