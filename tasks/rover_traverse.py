@@ -35,6 +35,17 @@ def _two_floats(action: Any) -> tuple[float, float]:
     return a, b
 
 
+def tilt_deg(zz: float) -> float:
+    """Tilt [deg] of a body whose rotation matrix has ``R[2, 2] = zz`` (its z axis vs vertical).
+
+    Plain ``math.acos``, shared by the single and the batch env so that both give the same
+    bits: numpy's ``np.arccos`` takes SIMD (SVML) code paths on AVX-512 CPUs that differ from
+    libm in the last bit for ~10 % of arguments. NaN passes through.
+    """
+    zz = -1.0 if zz < -1.0 else 1.0 if zz > 1.0 else zz
+    return math.degrees(math.acos(zz))
+
+
 class RoverTraverseEnv(MujocoTaskEnv):
     """Drive a rover to a goal region on physics-grounded terrain.
 
@@ -311,9 +322,7 @@ class RoverTraverseEnv(MujocoTaskEnv):
 
     def _tilt_deg(self) -> float:
         """Angle [deg] between the chassis z axis and the world vertical."""
-        z = float(self.data.xmat[self._rover, 8])
-        z = -1.0 if z < -1.0 else 1.0 if z > 1.0 else z  # clip (NaN passes through)
-        return math.degrees(math.acos(z))
+        return tilt_deg(float(self.data.xmat[self._rover, 8]))
 
     def _sensor(self, name: str) -> np.ndarray:
         adr, dim = self._sens[name]

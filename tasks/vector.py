@@ -215,11 +215,9 @@ class RoverTraverseBatchEnv(VectorEnv):
         return np.linalg.norm(xy - self._goal_xy[ids], axis=1)
 
     def _tilt_deg(self) -> np.ndarray:
-        # math.acos per world, as RoverTraverseEnv._tilt_deg: numpy's np.arccos takes SIMD
-        # (SVML) code paths on AVX-512 CPUs that differ from libm in the last bit for ~10 % of
-        # arguments, which broke the batch env's bit-identity with single envs there
-        z = np.clip(self.sim.read("xmat", self._rover)[:, 8], -1.0, 1.0)  # R[2, 2]
-        return np.array([math.degrees(math.acos(v)) for v in z.tolist()])
+        # per world with the single env's function (bit-identical; see rt.tilt_deg)
+        zz = self.sim.read("xmat", self._rover)[:, 8]  # R[2, 2]
+        return np.array([rt.tilt_deg(v) for v in zz.tolist()])
 
     def _observe(self, ids: np.ndarray) -> np.ndarray:
         """Observations of sub-environments ``ids`` (draws each one's sensor noise)."""
