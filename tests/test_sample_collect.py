@@ -330,8 +330,9 @@ def test_collector_grasps_with_the_equator_inside_the_pads(uphill):
     """The fingertip that touches first may stand up to 7 mm above the rock's base (the uphill
     one on a slope). The grasp height from that contact keeps the sample's equator (16 mm
     above its base) >= 3 mm inside the pads' span (TCP +/- 7.15 mm) for every such offset:
-    with the equator at or below the pads' lower edge the edge wedges the rock out of the
-    grip (highland seed 14 dropped it in the carry with the earlier 8 mm raise)."""
+    a rock lifted off a slope hangs tilted and, squeezed well below its centre, slides down
+    the pads and out (the test above; highland seed 14 dropped it in the carry with the
+    earlier 8 mm raise)."""
     from tasks import sample_collect as sc
     from tasks.controllers.sample import SampleCollector
 
